@@ -1,0 +1,5 @@
+import sys
+
+from rnn_derive.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""`rnn-derive`: one entry point, one module per subcommand.
+
+Each subcommand lives in its own module under `rnn_derive/` and exposes
+
+    NAME: str                                   # the subcommand
+    HELP: str                                   # one line for `rnn-derive --help`
+    def add_arguments(parser) -> None           # its options
+    def run(args) -> int                        # its exit code
+
+and is listed once in `_SUBCOMMANDS` below. A subcommand module keeps its heavy
+imports (SymPy, NumPy, matplotlib) inside `run`, so `rnn-derive --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# (subcommand name, module, one-line help). Only subcommands that exist are listed.
+_SUBCOMMANDS: list[tuple[str, str, str]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnn-derive",
+        description="Derive, prove and check the gradients of recurrent neural networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name, help_text in _SUBCOMMANDS:
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_module", None) is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

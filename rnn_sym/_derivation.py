@@ -1,0 +1,231 @@
+"""A derivation: an ordered chain of expressions, each step proven equal to the one before.
+
+    d = Derivation("tanh-prime", "The derivative of tanh", lhs=Derivative(tanh(x), x),
+                   start=Derivative(tanh(x), x), assumptions=[...])
+    d.step(expr, "quotient rule", rewrite={...}, uses=[one_hot])
+    proof = d.verify()        # raises StepFailed naming the step and showing the residual
+
+Every step claims `previous == expr`. The claim is proven by SymPy: the residual
+`previous - expr`, after the step's definitional rewrites and the substitutions of the
+assumptions it uses, must reduce to exactly zero (structurally, by expand, by cancel,
+or by simplify, tried in that order, cheapest first). Nothing is ever checked by
+printing or by sampling numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from rnn_sym._errors import DerivationError, StepFailed
+
+Expr = sp.Basic  # a scalar expression or an explicit Matrix
+
+# A custom prover takes (previous, current) and returns the residual that must be zero.
+Prover = Callable[[Expr, Expr], Expr]
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A stated assumption, and how a proof that uses it may apply it.
+
+    `statement` is LaTeX (shown before the result in every export). `substitutions`
+    maps symbols to expressions that the assumption makes equal (e.g. for one-hot
+    targets of size 3: {y_3: 1 - y_1 - y_2}); a step that `uses` the assumption applies
+    them to its residual before trying to reduce it to zero.
+    """
+
+    name: str
+    statement: str
+    substitutions: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    expr: Expr
+    why: str
+    uses: tuple[Assumption, ...] = ()
+    rewrite: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
+    prover: Prover | None = None
+    note: str = ""  # optional prose shown under the step in documents
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A numeric check of a derivation's result against something independent.
+
+    `run` returns the largest relative error found (e.g. lambdified result against
+    rnn_num, or against central finite differences, at random points).
+    """
+
+    name: str
+    run: Callable[[], float]
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class CrossCheckResult:
+    name: str
+    error: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error <= self.tolerance  # NaN compares False: a NaN error fails
+
+
+@dataclass(frozen=True)
+class StepProof:
+    index: int  # 1-based position of the step in the chain
+    why: str
+    method: str  # how the residual was reduced to zero
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The record of a successful verification: one entry per step."""
+
+    slug: str
+    steps: tuple[StepProof, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return True  # a Proof only exists when every step was proven
+
+
+def _is_zero(residual: Expr) -> tuple[bool, str]:
+    """Reduce `residual` to zero with increasingly expensive SymPy tools."""
+    if isinstance(residual, sp.MatrixBase):
+        methods: list[str] = []
+        for entry in residual:
+            ok, method = _is_zero(entry)
+            if not ok:
+                return False, method
+            methods.append(method)
+        order = ["structural", "doit", "expand", "cancel", "simplify"]
+        return True, max(methods, key=order.index) if methods else "structural"
+    if residual == 0:
+        return True, "structural"
+    residual = residual.doit() if residual.has(sp.Derivative, sp.Sum, sp.Product) else residual
+    if residual == 0:
+        return True, "doit"
+    if sp.expand(residual) == 0:
+        return True, "expand"
+    if sp.cancel(sp.together(residual)) == 0:
+        return True, "cancel"
+    if sp.simplify(residual) == 0:
+        return True, "simplify"
+    return False, "simplify"
+
+
+def _substitute(expr: Expr, mapping: Mapping[sp.Basic, sp.Basic]) -> Expr:
+    if not mapping:
+        return expr
+    return expr.subs(dict(mapping))
+
+
+class Derivation:
+    """An ordered chain of expressions from `start` to the result, each step justified.
+
+    lhs: the quantity being derived, for display (e.g. Derivative(L, o_t)).
+    start: the first expression of the chain (often the definition of `lhs`).
+    assumptions: every assumption the result needs, stated before it in documents.
+    """
+
+    def __init__(
+        self,
+        slug: str,
+        title: str,
+        *,
+        lhs: Expr,
+        start: Expr,
+        assumptions: Iterable[Assumption] = (),
+        intro: str = "",
+        seeds: Iterable[str] = (),
+    ) -> None:
+        if not slug or not slug.replace("-", "").replace("_", "").isalnum():
+            raise DerivationError(f"slug {slug!r} must be letters, digits, '-' or '_'")
+        self.slug = slug
+        self.title = title
+        self.lhs = lhs
+        self.start = start
+        self.assumptions: tuple[Assumption, ...] = tuple(assumptions)
+        self.intro = intro
+        self.seeds = tuple(seeds)  # seed files whose content this derivation corrects or confirms
+        self.steps: list[Step] = []
+        self.cross_checks: list[CrossCheck] = []
+
+    def step(
+        self,
+        expr: Expr,
+        why: str,
+        *,
+        uses: Iterable[Assumption] = (),
+        rewrite: Mapping[sp.Basic, sp.Basic] | None = None,
+        prover: Prover | None = None,
+        note: str = "",
+    ) -> Derivation:
+        """Append a step claiming `previous == expr`; returns self so steps chain."""
+        uses = tuple(uses)
+        unknown = [a.name for a in uses if a not in self.assumptions]
+        if unknown:
+            raise DerivationError(
+                f"{self.slug}: step {len(self.steps) + 1} ({why!r}) uses assumption(s) "
+                f"{unknown} that the derivation does not state; add them to `assumptions=`"
+            )
+        self.steps.append(Step(expr, why, uses, dict(rewrite or {}), prover, note))
+        return self
+
+    def cross_check(self, name: str, run: Callable[[], float], tolerance: float) -> Derivation:
+        """Register a numeric check of the result; `run_cross_checks` runs them."""
+        self.cross_checks.append(CrossCheck(name, run, tolerance))
+        return self
+
+    def run_cross_checks(self) -> list[CrossCheckResult]:
+        return [CrossCheckResult(c.name, float(c.run()), c.tolerance) for c in self.cross_checks]
+
+    @property
+    def result(self) -> Expr:
+        return self.steps[-1].expr if self.steps else self.start
+
+    def verify(self) -> Proof:
+        """Prove every step; raise StepFailed at the first one that does not follow."""
+        if not self.steps:
+            raise DerivationError(f"{self.slug}: a derivation needs at least one step")
+        began = time.perf_counter()
+        proofs = []
+        previous = self.start
+        for index, step in enumerate(self.steps, start=1):
+            t0 = time.perf_counter()
+            if step.prover is not None:
+                residual = step.prover(previous, step.expr)
+                method = "custom"
+            else:
+                residual = previous - step.expr
+                method = ""
+            residual = _substitute(residual, step.rewrite)
+            for assumption in step.uses:
+                residual = _substitute(residual, assumption.substitutions)
+            ok, how = _is_zero(residual)
+            if not ok:
+                raise StepFailed(self.slug, index, step.why, residual)
+            proofs.append(
+                StepProof(
+                    index, step.why, f"{method}+{how}" if method else how, time.perf_counter() - t0
+                )
+            )
+            previous = step.expr
+        return Proof(self.slug, tuple(proofs), time.perf_counter() - began)
+
+    def _repr_latex_(self) -> str:
+        from rnn_sym._latex import derivation_to_latex  # local: printing is optional
+
+        return "$$" + derivation_to_latex(self) + "$$"
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.slug!r}, {len(self.steps)} steps)"
