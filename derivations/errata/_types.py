@@ -58,3 +58,14 @@ class Erratum:
             raise ValueError(f"erratum {self.id}: category {self.category!r} not in {CATEGORIES}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"erratum {self.id}: severity {self.severity!r} not in {SEVERITIES}")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A key result a note gets right, confirmed by the same engine."""
+
+    seed: str
+    line: int  # 1-based
+    quote: str  # verbatim substring of that line
+    statement: str  # the result in canonical notation, LaTeX (maths mode body)
+    check: Callable[[], CheckOutcome]  # claim_refuted must be False, correction_holds True
