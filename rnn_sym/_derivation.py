@@ -51,6 +51,9 @@ class Step:
     rewrite: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
     prover: Prover | None = None
     note: str = ""  # optional prose shown under the step in documents
+    # LaTeX shown instead of the printed `expr` (e.g. the compact matrix form of a step whose
+    # proof runs on explicit matrices of symbols); empty: print `expr`.
+    display: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class Derivation:
         assumptions: Iterable[Assumption] = (),
         intro: str = "",
         seeds: Iterable[str] = (),
+        lhs_display: str = "",
+        start_display: str = "",
     ) -> None:
         if not slug or not slug.replace("-", "").replace("_", "").isalnum():
             raise DerivationError(f"slug {slug!r} must be letters, digits, '-' or '_'")
@@ -157,6 +162,9 @@ class Derivation:
         self.assumptions: tuple[Assumption, ...] = tuple(assumptions)
         self.intro = intro
         self.seeds = tuple(seeds)  # seed files whose content this derivation corrects or confirms
+        # LaTeX shown instead of the printed lhs / start; empty: print the expression.
+        self.lhs_display = lhs_display
+        self.start_display = start_display
         self.steps: list[Step] = []
         self.cross_checks: list[CrossCheck] = []
 
@@ -169,6 +177,7 @@ class Derivation:
         rewrite: Mapping[sp.Basic, sp.Basic] | None = None,
         prover: Prover | None = None,
         note: str = "",
+        display: str = "",
     ) -> Derivation:
         """Append a step claiming `previous == expr`; returns self so steps chain."""
         uses = tuple(uses)
@@ -178,7 +187,7 @@ class Derivation:
                 f"{self.slug}: step {len(self.steps) + 1} ({why!r}) uses assumption(s) "
                 f"{unknown} that the derivation does not state; add them to `assumptions=`"
             )
-        self.steps.append(Step(expr, why, uses, dict(rewrite or {}), prover, note))
+        self.steps.append(Step(expr, why, uses, dict(rewrite or {}), prover, note, display))
         return self
 
     def cross_check(self, name: str, run: Callable[[], float], tolerance: float) -> Derivation:

@@ -14,9 +14,12 @@ def expr_to_latex(expr: sp.Basic) -> str:
 
 def derivation_to_latex(derivation: Derivation) -> str:
     """`lhs &= start \\\\ &= step_1 && \\text{why}` ... as the body of an align* environment."""
-    lines = [rf"{expr_to_latex(derivation.lhs)} &= {expr_to_latex(derivation.start)}"]
+    lhs = derivation.lhs_display or expr_to_latex(derivation.lhs)
+    start = derivation.start_display or expr_to_latex(derivation.start)
+    lines = [rf"{lhs} &= {start}"]
     for step in derivation.steps:
-        lines.append(rf"&= {expr_to_latex(step.expr)} && \text{{{_escape_text(step.why)}}}")
+        body = step.display or expr_to_latex(step.expr)
+        lines.append(rf"&= {body} && \text{{{_escape_text(step.why)}}}")
     return "\\begin{aligned}" + " \\\\\n".join(lines) + "\\end{aligned}"
 
 
