@@ -13,7 +13,17 @@ from collections.abc import Callable
 from rnn_sym import Derivation
 
 # Content modules in document order. Add a module here and it is built, verified and exported.
-_MODULES: list[str] = []
+_MODULES: list[str] = [
+    "derivations.activations",
+    "derivations.softmax",
+    "derivations.cross_entropy",
+    # BPTT modules go here (between cross_entropy and vanishing).
+    "derivations.bptt",
+    "derivations.unrolled",
+    "derivations.many_to_one",
+    "derivations.vanishing",
+    "derivations.appendix",
+]
 
 
 def derivation_builders() -> list[Callable[[], Derivation]]:

@@ -10,6 +10,13 @@ Every step claims `previous == expr`. The claim is proven by SymPy: the residual
 assumptions it uses, must reduce to exactly zero (structurally, by expand, by cancel,
 or by simplify, tried in that order, cheapest first). Nothing is ever checked by
 printing or by sampling numbers.
+
+A step may instead claim an inequality, `relation="<="` (previous <= expr) or `">="`
+(previous >= expr), for scalar expressions. It is proven when SymPy's assumption system
+shows the gap (`expr - previous`, resp. `previous - expr`; with a custom prover, what the
+prover returns, a Matrix meaning "every entry", e.g. one gap per case) nonnegative, e.g.
+a sum of squares of real symbols, or a positive symbol times a square. A chain may mix "="
+with "<=" or with ">=", never both directions.
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from rnn_sym._errors import DerivationError, StepFailed
 
 Expr = sp.Basic  # a scalar expression or an explicit Matrix
 
-# A custom prover takes (previous, current) and returns the residual that must be zero.
+# A custom prover takes (previous, current) and returns the residual that must be zero
+# (for an inequality step: the gap that must be nonnegative).
 Prover = Callable[[Expr, Expr], Expr]
+
+RELATIONS = ("=", "<=", ">=")
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class Step:
     # LaTeX shown instead of the printed `expr` (e.g. the compact matrix form of a step whose
     # proof runs on explicit matrices of symbols); empty: print `expr`.
     display: str = ""
+    # "=" (previous == expr), "<=" (previous <= expr) or ">=" (previous >= expr).
+    relation: str = "="
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,15 @@ def _is_zero(residual: Expr) -> tuple[bool, str]:
         return True, max(methods, key=order.index) if methods else "structural"
     if residual == 0:
         return True, "structural"
-    residual = residual.doit() if residual.has(sp.Derivative, sp.Sum, sp.Product) else residual
+    # doit may leave new Sums behind (the derivative of a Sum is a Sum of KroneckerDeltas):
+    # evaluate again until nothing changes, a few rounds at most.
+    for _ in range(3):
+        if not residual.has(sp.Derivative, sp.Sum, sp.Product):
+            break
+        evaluated = residual.doit()
+        if evaluated == residual:
+            break
+        residual = evaluated
     if residual == 0:
         return True, "doit"
     if sp.expand(residual) == 0:
@@ -124,6 +144,30 @@ def _is_zero(residual: Expr) -> tuple[bool, str]:
     if sp.simplify(residual) == 0:
         return True, "simplify"
     return False, "simplify"
+
+
+def _is_nonnegative(gap: Expr) -> tuple[bool, str]:
+    """Show `gap >= 0` with SymPy's assumptions, trying cheap rewritings first."""
+    if isinstance(gap, sp.MatrixBase):
+        # Entrywise: a custom prover may return one gap per case of a case split.
+        methods = []
+        for entry in gap:
+            ok, method = _is_nonnegative(entry)
+            if not ok:
+                return False, method
+            methods.append(method)
+        return True, max(methods, key=len) if methods else "nonnegative"
+    if gap.has(sp.Derivative, sp.Sum, sp.Product):
+        gap = gap.doit()
+    for method, rewrite in (
+        ("nonnegative", lambda e: e),
+        ("nonnegative:expand", sp.expand),
+        ("nonnegative:factor", sp.factor),
+        ("nonnegative:simplify", sp.simplify),
+    ):
+        if rewrite(gap).is_nonnegative is True:
+            return True, method
+    return False, "nonnegative:simplify"
 
 
 def _substitute(expr: Expr, mapping: Mapping[sp.Basic, sp.Basic]) -> Expr:
@@ -178,16 +222,30 @@ class Derivation:
         prover: Prover | None = None,
         note: str = "",
         display: str = "",
+        relation: str = "=",
     ) -> Derivation:
-        """Append a step claiming `previous == expr`; returns self so steps chain."""
+        """Append a step claiming `previous == expr` (or `<=`, `>=`); returns self."""
         uses = tuple(uses)
+        if relation not in RELATIONS:
+            raise DerivationError(
+                f"{self.slug}: step {len(self.steps) + 1} ({why!r}): relation {relation!r} "
+                f"is not one of {RELATIONS}"
+            )
+        directions = {s.relation for s in self.steps} | {relation}
+        if {"<=", ">="} <= directions:
+            raise DerivationError(
+                f"{self.slug}: step {len(self.steps) + 1} ({why!r}) mixes '<=' and '>=' in "
+                "one chain; split it into two derivations"
+            )
         unknown = [a.name for a in uses if a not in self.assumptions]
         if unknown:
             raise DerivationError(
                 f"{self.slug}: step {len(self.steps) + 1} ({why!r}) uses assumption(s) "
                 f"{unknown} that the derivation does not state; add them to `assumptions=`"
             )
-        self.steps.append(Step(expr, why, uses, dict(rewrite or {}), prover, note, display))
+        self.steps.append(
+            Step(expr, why, uses, dict(rewrite or {}), prover, note, display, relation)
+        )
         return self
 
     def cross_check(self, name: str, run: Callable[[], float], tolerance: float) -> Derivation:
@@ -197,6 +255,14 @@ class Derivation:
 
     def run_cross_checks(self) -> list[CrossCheckResult]:
         return [CrossCheckResult(c.name, float(c.run()), c.tolerance) for c in self.cross_checks]
+
+    @property
+    def relation(self) -> str:
+        """How `lhs` relates to `result`: "=" unless some step is an inequality."""
+        for step in self.steps:
+            if step.relation != "=":
+                return step.relation
+        return "="
 
     @property
     def result(self) -> Expr:
@@ -214,13 +280,22 @@ class Derivation:
             if step.prover is not None:
                 residual = step.prover(previous, step.expr)
                 method = "custom"
+            elif step.relation == "<=":
+                residual = step.expr - previous  # the gap that must be nonnegative
+                method = ""
+            elif step.relation == ">=":
+                residual = previous - step.expr
+                method = ""
             else:
                 residual = previous - step.expr
                 method = ""
             residual = _substitute(residual, step.rewrite)
             for assumption in step.uses:
                 residual = _substitute(residual, assumption.substitutions)
-            ok, how = _is_zero(residual)
+            if step.relation == "=":
+                ok, how = _is_zero(residual)
+            else:
+                ok, how = _is_nonnegative(residual)
             if not ok:
                 raise StepFailed(self.slug, index, step.why, residual)
             proofs.append(

@@ -9,6 +9,15 @@ from __future__ import annotations
 import importlib
 import pathlib
 
+from derivations.errata._report import (
+    ERRATUM_KEYS,
+    UnknownSeedError,
+    confirmation_record,
+    confirmation_verdict,
+    erratum_record,
+    run_check,
+)
+from derivations.errata._report import resolve_seed as _resolve_seed
 from derivations.errata._types import (
     CATEGORIES,
     SEVERITIES,
@@ -45,6 +54,11 @@ def all_confirmations() -> list[Confirmation]:
     return [c for module in _seed_modules() for c in module.CONFIRMED]
 
 
+def resolve_seed(text: str) -> str:
+    """The seed file named by a file name or a prefix ("000"); UnknownSeedError otherwise."""
+    return _resolve_seed(text, SEED_FILES)
+
+
 def seed_lines(seed: str) -> list[str]:
     """The lines of a seed note (index 0 is line 1)."""
     return (SEEDS_DIR / seed).read_text(encoding="utf-8").splitlines()
@@ -52,13 +66,20 @@ def seed_lines(seed: str) -> list[str]:
 
 __all__ = [
     "CATEGORIES",
+    "ERRATUM_KEYS",
     "SEEDS_DIR",
     "SEED_FILES",
     "SEVERITIES",
     "CheckOutcome",
     "Confirmation",
     "Erratum",
+    "UnknownSeedError",
     "all_confirmations",
     "all_errata",
+    "confirmation_record",
+    "confirmation_verdict",
+    "erratum_record",
+    "resolve_seed",
+    "run_check",
     "seed_lines",
 ]

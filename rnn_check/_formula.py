@@ -1,0 +1,709 @@
+"""`check_formula`: is a gradient written in the LaTeX dialect right?
+
+The formula is evaluated on a battery of small cases (T = 1 … 5, n_x ≠ n_h ≠ n_y, a
+non-symmetric W, h0 ≠ 0, several seeds) and compared with the true gradient from `rnn_num`.
+The verdict is CORRECT, WRONG (with the largest relative error, a small counterexample and a
+diagnosis from `_mutations`) or ILL-FORMED (unparsable, unknown symbol, shapes that do not
+conform: the sub-expressions and both shapes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_check import _ast as A
+from rnn_check._evaluate import Context, Evaluator, build_context, free_indices
+from rnn_check._mutations import REFERENCES, mutants
+from rnn_check._notation import Notation, get_notation
+from rnn_check._parser import block_of, parse_expression, parse_formula
+from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
+
+# (T, n_x, n_h, n_y, seed): sizes all different so that a missing transpose cannot hide
+BATTERY: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 4, 3, 2, 0),
+    (2, 2, 3, 4, 1),
+    (3, 4, 3, 2, 2),
+    (4, 3, 4, 2, 3),
+    (5, 2, 3, 4, 4),
+    (3, 5, 2, 3, 5),
+)
+TOLERANCE = 1e-9
+_FILTER_CASE = 2  # the case mutants are screened on before the whole battery
+MAX_PAIR_EVALUATIONS = 1500
+
+BLOCK_SHAPES = {
+    "U": ("n_h", "n_x"),
+    "W": ("n_h", "n_h"),
+    "V": ("n_y", "n_h"),
+    "b": ("n_h",),
+    "c": ("n_y",),
+    "h0": ("n_h",),
+    "h_t": ("n_h",),
+    "o_t": ("n_y",),
+    "a_t": ("n_h",),
+}
+BLOCK_TITLES = {
+    "h0": "∇_{h_0} L",
+    "h_t": "∇_{h_t} L",
+    "o_t": "∇_{o_t} L",
+    "a_t": "∇_{a_t} L",
+}
+
+
+@functools.cache
+def _context(case: tuple[int, int, int, int, int]) -> Context:
+    return build_context(*case)
+
+
+def _title(block: str) -> str:
+    return BLOCK_TITLES.get(block, f"∇_{block} L")
+
+
+def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
+    """(block, time): ('W', None), ('h0', None), ('h_t', Index t), ('h_t', T) ..."""
+    text = wrt.strip()
+    if text in ("h0", "h_0", "h(0)"):
+        return "h0", None
+    if text == "identity":
+        return "identity", None
+    # W_aa, b_y, w_hh: a multi-letter subscript belongs to the name
+    text = re.sub(r"^(\\?[A-Za-z]+)_([A-Za-z0-9]{2,})$", r"\1_{\2}", text)
+    found = None
+    try:
+        found = block_of(parse_expression(text, notation))
+    except A.FormulaError as error:
+        first_error = error
+    else:
+        first_error = None
+    if found is None and notation.key != "canonical":
+        # a name the notation does not have: read it in the canonical letters
+        try:
+            found = block_of(parse_expression(text, "canonical"))
+        except A.FormulaError:
+            pass
+    if found is None:
+        raise A.FormulaError(
+            f"--wrt {wrt!r} is not a block{': ' + str(first_error) if first_error else ''}; give a "
+            f"parameter ({', '.join(sorted(notation.params))}), h0, or a per-step adjoint such "
+            "as h_t or o_t"
+        )
+    return found
+
+
+def _dims(block: str, ctx: Context) -> tuple[int, ...]:
+    return tuple(getattr(ctx, n) for n in BLOCK_SHAPES[block])
+
+
+@dataclass(frozen=True)
+class _Target:
+    block: str
+    time_var: str | None  # per-step block as a function of this index (t = 1 … T)
+    components: tuple[str, ...]  # free index letters naming rows (and columns)
+    fixed_time: A.Node | None = None  # per-step block at one time only (∇_{h_T}L)
+
+
+def _same_block(answer: A.Answer, block: str, time: A.Node | None) -> bool:
+    if answer.declared != block:
+        return False
+    if block.endswith("_t"):
+        return _time_key(answer.declared_time) == _time_key(time)
+    return True
+
+
+def _time_key(time: A.Node | None):
+    # ∇_{h_t}L and ∇_{h_k}L both mean "as a function of the step"; a fixed T is different
+    if isinstance(time, A.Index) or time is None:
+        return "var"
+    return time
+
+
+def _choose_answer(program: A.Program, block: str | None, time: A.Node | None = None) -> A.Answer:
+    answers = program.answers
+    if not answers:
+        raise A.FormulaError("the text only defines symbols: add the gradient itself")
+    if block is not None:
+        matching = [a for a in answers if _same_block(a, block, time)]
+        if matching:
+            return matching[-1]
+        undeclared = [a for a in answers if a.declared is None]
+        if undeclared:
+            return undeclared[-1]
+        stated = ", ".join(_title(a.declared) for a in answers)
+        raise A.FormulaError(f"the formula states {stated}, not {_title(block)}")
+    return answers[-1]
+
+
+def _walk_bound(root: A.Node):
+    """(node, indices bound by the sums around it) for every node."""
+    stack = [(root, frozenset())]
+    while stack:
+        node, bound = stack.pop()
+        yield node, bound
+        inner = bound | {node.var} if isinstance(node, A.BigOp) else bound
+        for child in node.children():
+            stack.append((child, inner if child is getattr(node, "body", None) else bound))
+
+
+def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
+    free = free_indices(answer.body)
+    fixed_time = None
+    time_var = time if isinstance(time, str) else None
+    if isinstance(time, A.Index):
+        time_var = time.name
+    elif isinstance(time, A.Node):
+        if A.free_indices(time):
+            raise A.FormulaError(f"the time {time.src} of the block is not a fixed step")
+        fixed_time = time
+    if time_var is None and fixed_time is None and block.endswith("_t"):
+        time_var = "t"
+    if fixed_time is not None:
+        free.discard("t")  # references write the step as t
+    if time_var is not None:
+        free.discard(time_var)
+    for node, bound in _walk_bound(answer.body):
+        times = [getattr(node, f, None) for f in ("time", "num_time", "den_time", "step")]
+        for time in times:
+            if isinstance(time, A.Node) and (A.free_indices(time) - bound) & free:
+                var = sorted((A.free_indices(time) - bound) & free)[0]
+                summed = any(isinstance(n, A.BigOp) and n.var == var for n in A.walk(answer.body))
+                if not summed:
+                    raise A.FormulaError(
+                        f"index {var} is free in {answer.body.src or 'the formula'}: "
+                        f"{_title(block)} does not depend on a step, so sum over it, as in "
+                        f"\\sum_{{{var}=1}}^{{T}} …"
+                    )
+                raise A.FormulaError(
+                    f"index {var} is not bound where it is used, in {node.src or var}: a sum "
+                    "covers only the product right after it, so put its terms in brackets, "
+                    f"as in \\sum_{var} (\\hat y_{var} - y_{var})"
+                )
+    rank = len(BLOCK_SHAPES[block])
+    if free and len(free) > rank:
+        raise A.FormulaError(
+            f"indices {', '.join(sorted(free))} are free in {answer.body.src or 'the formula'}: "
+            f"{_title(block)} has {rank} index{'es' if rank > 1 else ''}; "
+            "bind the others with a sum"
+        )
+    if free and len(free) < rank:
+        raise A.FormulaError(
+            f"{_title(block)} is a matrix: a formula for one entry needs two free indices "
+            f"(rows, columns), found only {', '.join(sorted(free))}"
+        )
+    order = tuple(sorted(free)) if free != {"i", "j"} else ("i", "j")
+    return _Target(block, time_var, order, fixed_time)
+
+
+def evaluate_block(
+    program: A.Program, answer: A.Answer, target: _Target, ctx: Context
+) -> np.ndarray:
+    """The formula's value on one case: the block's shape, or (T, n) for a per-step block."""
+    # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
+    with np.errstate(all="ignore"):
+        try:
+            return _evaluate_block(program, answer, target, ctx)
+        except RecursionError:
+            raise A.FormulaError("the formula nests too deeply to evaluate") from None
+
+
+def _evaluate_block(
+    program: A.Program, answer: A.Answer, target: _Target, ctx: Context
+) -> np.ndarray:
+    dims = _dims(target.block, ctx)
+    if target.fixed_time is not None:
+        step = Evaluator(ctx).index(target.fixed_time, {})
+        if not 1 <= step <= ctx.T:
+            raise A.FormulaError(f"step {target.fixed_time.src} = {step} is outside 1 … {ctx.T}")
+    times = list(range(1, ctx.T + 1)) if target.time_var else [None]
+    results = []
+    for t in times:
+        env = {} if t is None else {target.time_var: t}
+        if target.fixed_time is not None:
+            env = {"t": step}
+        evaluator = Evaluator(ctx, program.definitions, base_env=dict(env))
+        if target.components:
+            out = np.zeros(dims)
+            for entry in np.ndindex(*dims):
+                inner = dict(env)
+                inner.update({v: i + 1 for v, i in zip(target.components, entry, strict=True)})
+                value = evaluator.value(answer.body, inner)
+                if value.kind != "scalar":
+                    raise A.ShapeError(
+                        f"one entry of {_title(target.block)} must be a scalar, but "
+                        f"{answer.body.src or 'the formula'} is not"
+                    )
+                out[entry] = value.data
+        else:
+            value = evaluator.value(answer.body, env)
+            out = _as_block(value, dims, target.block, answer.body.src)
+        results.append(out)
+    return np.stack(results) if target.time_var else results[0]
+
+
+def _as_block(value, dims: tuple[int, ...], block: str, src: str) -> np.ndarray:
+    if value.kind == "zero":
+        return np.zeros(dims)
+    shape = (dims[0], dims[1] if len(dims) == 2 else 1)
+    if value.kind == "eye" and shape[0] == shape[1]:
+        return np.eye(shape[0]) * value.data
+    if value.kind == "ones" and shape[1] == 1:
+        return np.full(dims, value.data)
+    if value.kind == "mat" and value.data.shape == shape:
+        return value.data.reshape(dims)
+    if value.kind == "scalar" and value.data == 0:
+        return np.zeros(dims)
+    got = f"{value.data.shape[0]}×{value.data.shape[1]}" if value.kind == "mat" else "a scalar"
+    want = "×".join(str(d) for d in shape)
+    names = "×".join(BLOCK_SHAPES[block]) + ("" if len(dims) == 2 else "×1")
+    raise A.ShapeError(
+        f"the formula {src or ''} is {got} but {_title(block)} is {want} ({names})".replace(
+            "formula  is", "formula is"
+        )
+    )
+
+
+def _truth(target: _Target, ctx: Context) -> np.ndarray:
+    block = target.block
+    if block in ctx.grads:
+        return np.asarray(ctx.grads[block], dtype=float).reshape(_dims(block, ctx))
+    q = block[0]
+    if target.fixed_time is not None:
+        return np.asarray(ctx.adjoint[q][Evaluator(ctx).index(target.fixed_time, {})])
+    return np.asarray(ctx.adjoint[q][1 : ctx.T + 1])
+
+
+def _rel_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    if not expected.size:
+        return 0.0
+    if not np.all(np.isfinite(actual)):
+        return float("inf")
+    scale = max(float(np.max(np.abs(expected))), 1e-12)
+    return float(np.max(np.abs(actual - expected))) / scale
+
+
+def _ill_formed(error: A.FormulaError, case=None) -> Verdict:
+    where = ""
+    if case is not None:
+        T, n_x, n_h, n_y, seed = case
+        where = f" (with T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y})"
+    kind = getattr(error, "kind", "formula")
+    summary = {
+        "parse": "ILL-FORMED: the formula cannot be parsed",
+        "shape": "ILL-FORMED: shapes do not conform",
+        "unknown symbol": "ILL-FORMED: unknown symbol",
+    }.get(kind, "ILL-FORMED: the formula cannot be evaluated")
+    return Verdict(
+        Status.ILL_FORMED,
+        summary,
+        detail=f"{error}{where}",
+        extra={"error": kind},
+    )
+
+
+def check_formula(
+    text: str,
+    wrt: str | None = None,
+    notation: str = "canonical",
+    *,
+    diagnose: bool = True,
+    tolerance: float = TOLERANCE,
+) -> Verdict:
+    """Judge a hand-written gradient formula (the dialect of docs/dialect.md).
+
+    `wrt` names the block in the notation's letters (W, U, V, b, c, h0, h_t, o_t, a_t; with
+    notation "002" e.g. W_aa); it may be omitted when the formula says `\\nabla_W L = …`.
+    Unparsable text, an unknown symbol or non-conforming shapes give ILL-FORMED, never an
+    exception.
+    """
+    # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
+    with np.errstate(all="ignore"):
+        try:
+            return _check_formula(text, wrt, notation, diagnose, tolerance)
+        except RecursionError:
+            return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
+
+
+def _check_formula(
+    text: str, wrt: str | None, notation: str, diagnose: bool, tolerance: float
+) -> Verdict:
+    try:
+        table = get_notation(notation)
+        program = parse_formula(text, table)
+        block, time = _wrt_block(wrt, table) if wrt is not None else (None, None)
+        answer = _choose_answer(program, block, time)
+        if answer.declared == "identity" and block in (None, "identity"):
+            return _check_identity(program, answer, table, tolerance)
+        if block is None:
+            block, time = answer.declared, answer.declared_time
+            if block is None:
+                raise A.FormulaError(
+                    "say which gradient this is: pass wrt (e.g. --wrt W) or write \\nabla_W L = …"
+                )
+        elif answer.declared == block and time is not None and answer.declared_time is not None:
+            time = answer.declared_time  # the formula's own letter for the step
+        target = _target(answer, block, time)
+    except A.FormulaError as error:
+        return _ill_formed(error)
+    except ValueError as error:  # an unknown notation key
+        return _ill_formed(A.FormulaError(str(error)))
+
+    actual: list[np.ndarray] = []
+    for case in BATTERY:
+        ctx = _context(case)
+        try:
+            actual.append(evaluate_block(program, answer, target, ctx))
+        except A.ShapeError as error:
+            verdict = _ill_formed(error, case)
+            if not diagnose:
+                return verdict
+            return _with_shape_diagnosis(verdict, program, answer, target)
+        except A.FormulaError as error:
+            return _ill_formed(error, case)
+
+    errors = [
+        _rel_error(a, _truth(target, _context(c))) for a, c in zip(actual, BATTERY, strict=True)
+    ]
+    extra = {
+        "wrt": block,
+        "notation": table.key,
+        "cases": len(BATTERY),
+        "max_rel_error": max(errors),
+    }
+    worst = int(np.argmax(errors))
+    worst_entry = _entry(actual[worst], _truth(target, _context(BATTERY[worst])))
+    block_error = BlockError(block, errors[worst], *worst_entry)
+    if max(errors) <= tolerance:
+        return Verdict(
+            Status.CORRECT,
+            f"CORRECT: {_title(block)} matches the reference on all {len(BATTERY)} cases "
+            f"(T = 1 … 5; largest relative error {max(errors):.1e})",
+            errors=(block_error,),
+            extra=extra,
+        )
+    first = next(i for i, e in enumerate(errors) if e > tolerance)
+    case = BATTERY[first]
+    index, expected, got = _entry(actual[first], _truth(target, _context(case)))
+    T, n_x, n_h, n_y, seed = case
+    counterexample = Counterexample(T, n_x, n_h, n_y, seed, None, block, index, expected, got)
+    diagnosis: tuple[str, ...] = ()
+    if diagnose:
+        diagnosis = _diagnose(block, target, actual)
+    extra["diagnosis_rules"] = list(diagnosis)
+    where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
+    summary = (
+        f"WRONG: {_title(block)} differs from the reference (largest relative error "
+        f"{max(errors):.3g}); e.g. T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}: "
+        f"{where} is {got:.6g}, should be {expected:.6g}"
+    )
+    if diagnosis:
+        summary += "; looks like: " + "; ".join(diagnosis)
+    return Verdict(
+        Status.WRONG,
+        summary,
+        errors=(block_error,),
+        counterexample=counterexample,
+        diagnosis=diagnosis,
+        extra=extra,
+    )
+
+
+def _entry(actual: np.ndarray, expected: np.ndarray) -> tuple[tuple[int, ...], float, float]:
+    diff = np.abs(actual - expected)
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return tuple(int(i) for i in index), float(expected[index]), float(actual[index])
+
+
+# -- diagnosis ---------------------------------------------------------------------------
+
+
+def _values(program: A.Program, answer: A.Answer, target: _Target, cases) -> list | None:
+    out = []
+    for case in cases:
+        try:
+            out.append(evaluate_block(program, answer, target, _context(case)))
+        except A.FormulaError:
+            return None
+    return out
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(
+        x.shape == y.shape and np.allclose(x, y, rtol=1e-7, atol=1e-10)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@functools.cache
+def _reference_programs(block: str) -> tuple[tuple[A.Program, A.Answer, _Target], ...]:
+    out = []
+    for text in REFERENCES[block]:
+        program = parse_formula(text, "canonical")
+        answer = program.answers[0]
+        out.append((program, answer, _target(answer, block, None)))
+    return tuple(out)
+
+
+# Cases where every size is the same, so that every product conforms: a formula that is
+# ill-formed only because of a swapped or missing factor can then be recognised.
+SQUARE_CASES: tuple[tuple[int, int, int, int, int], ...] = ((3, 3, 3, 3, 21), (4, 3, 3, 3, 22))
+
+
+def _with_shape_diagnosis(
+    verdict: Verdict, program: A.Program, answer: A.Answer, target: _Target
+) -> Verdict:
+    """Add the recognised mistake to a shape error, from cases where all sizes are equal."""
+    if target.block not in REFERENCES:
+        return verdict
+    values = _values(program, answer, target, SQUARE_CASES)
+    if values is None:
+        return verdict
+    diagnosis = _diagnose(target.block, target, values, SQUARE_CASES)
+    if not diagnosis:
+        return verdict
+    return dataclasses.replace(
+        verdict,
+        summary=verdict.summary + "; looks like: " + "; ".join(diagnosis),
+        diagnosis=diagnosis,
+        extra=verdict.extra | {"diagnosis_rules": list(diagnosis)},
+    )
+
+
+def _mutant_target(answer: A.Answer, target: _Target) -> _Target | None:
+    """The user's target for a mutated reference (references use t for the step)."""
+    try:
+        ref = _target(answer, target.block, target.fixed_time or None)
+    except A.FormulaError:
+        return None
+    return ref
+
+
+def _diagnose(
+    block: str,
+    target: _Target,
+    actual: list[np.ndarray],
+    cases: tuple[tuple[int, int, int, int, int], ...] = BATTERY,
+) -> tuple[str, ...]:
+    """Rules (or pairs of rules) whose mutated reference reproduces the user's numbers."""
+    screen_index = _FILTER_CASE if len(cases) > _FILTER_CASE else len(cases) - 1
+    screen = [cases[screen_index]]
+    truth = [_truth(target, _context(c)) for c in cases]
+    found: list[str] = []
+    singles: list[tuple[str, A.Program, A.Answer, _Target]] = []
+    for program, answer, _ in _reference_programs(block):
+        for name, mutated in mutants(answer.body):
+            mutated_answer = A.Answer(mutated, None)
+            mutated_target = _mutant_target(mutated_answer, target)
+            if mutated_target is None:
+                continue
+            singles.append((name, program, mutated_answer, mutated_target))
+            values = _values(program, mutated_answer, mutated_target, screen)
+            if values is None or not _same(values, [actual[screen_index]]):
+                continue
+            full = _values(program, mutated_answer, mutated_target, cases)
+            if full is not None and _same(full, actual) and not _same(full, truth):
+                if name not in found:
+                    found.append(name)
+    if found:
+        return tuple(found)
+    budget = MAX_PAIR_EVALUATIONS
+    for first_name, program, first_answer, _ in singles:
+        for second_name, mutated in mutants(first_answer.body):
+            if budget <= 0:
+                return tuple(found)
+            budget -= 1
+            answer = A.Answer(mutated, None)
+            mutated_target = _mutant_target(answer, target)
+            if mutated_target is None:
+                continue
+            values = _values(program, answer, mutated_target, screen)
+            if values is None or not _same(values, [actual[screen_index]]):
+                continue
+            full = _values(program, answer, mutated_target, cases)
+            if full is not None and _same(full, actual) and not _same(full, truth):
+                pair = " + ".join(sorted({first_name, second_name}))
+                if pair not in found:
+                    found.append(pair)
+    return tuple(found)
+
+
+# -- identities between Jacobians: ∂h_{t+1}/∂h_t = … --------------------------------------
+
+
+def _array(value, like: np.ndarray | None = None) -> np.ndarray:
+    if value.kind == "mat":
+        return np.asarray(value.data)
+    if value.kind == "scalar":
+        return np.full((1, 1), value.data)
+    shape = like.shape if like is not None else (1, 1)
+    if value.kind == "zero":
+        return np.zeros(shape)
+    if value.kind == "eye":
+        return np.eye(shape[0], shape[1]) * value.data
+    return np.full(shape, value.data)
+
+
+def _in_domain(lhs: A.Node, evaluator: Evaluator, env: dict[str, int]) -> bool:
+    """Steps where the left side means something: ∂q_n/∂r_d with n ≥ d."""
+    for node in A.walk(lhs):
+        if isinstance(node, A.Jacobian):
+            if evaluator.index(node.num_time, env) < evaluator.index(node.den_time, env):
+                return False
+    return True
+
+
+def _check_identity(
+    program: A.Program, answer: A.Answer, table: Notation, tolerance: float
+) -> Verdict:
+    """Both sides of `∂q_n/∂r_d = …` on every case and every step where the left side exists."""
+    lhs, rhs = answer.lhs, answer.body
+    free = sorted(A.free_indices(lhs) | A.free_indices(rhs))
+    name = lhs.src or "the left side"
+    if len(free) > 3:
+        return _ill_formed(A.FormulaError(f"too many free indices ({', '.join(free)})"))
+    worst = None
+    first_bad = None
+    checked = 0
+    points: list[tuple[tuple[int, int, int, int, int], dict[str, int], np.ndarray]] = []
+    timed = set()  # indices used as a time (the others number components)
+    for side in (lhs, rhs):
+        for node in A.walk(side):
+            for attr in ("time", "num_time", "den_time", "step", "lower", "upper"):
+                value = getattr(node, attr, None)
+                if isinstance(value, A.Node):
+                    timed |= A.free_indices(value)
+    for case in BATTERY:
+        ctx = _context(case)
+        ranges = [
+            range(ctx.T + 1) if var in timed else range(1, max(ctx.n_x, ctx.n_h, ctx.n_y) + 1)
+            for var in free
+        ]
+        for values in itertools.product(*ranges):
+            env = dict(zip(free, values, strict=True))
+            evaluator = Evaluator(ctx, program.definitions, base_env=dict(env))
+            try:
+                if not _in_domain(lhs, evaluator, env):
+                    continue
+                left = _array(evaluator.value(lhs, env))
+            except A.RangeError:
+                continue  # a step where the left side does not exist (h_{-1}, x_0, ...)
+            except A.FormulaError as error:
+                return _ill_formed(error, case)
+            try:
+                right_value = Evaluator(ctx, program.definitions, base_env=dict(env)).value(
+                    rhs, env
+                )
+            except A.RangeError:
+                continue  # the right side needs a step that does not exist here (h_{-1})
+            except A.FormulaError as error:
+                return _ill_formed(error, case)
+            right = _array(right_value, left)
+            if right.shape != left.shape:
+                shape = lambda a: f"{a.shape[0]}×{a.shape[1]}"  # noqa: E731
+                return _ill_formed(
+                    A.ShapeError(
+                        f"{name} is {shape(left)} but {rhs.src or 'the right side'} is "
+                        f"{shape(right)}"
+                    ),
+                    case,
+                )
+            checked += 1
+            points.append((case, env, right))
+            error = _rel_error(right, left)
+            record = (error, case, env, *_entry(right, left))
+            if worst is None or error > worst[0]:
+                worst = record
+            if error > tolerance and first_bad is None:
+                first_bad = record
+    if checked == 0 or worst is None:
+        return _ill_formed(A.FormulaError(f"{name} exists at no step of the test cases"))
+    error, case, env, index, expected, got = worst
+    block_error = BlockError(name, error, index, expected, got)
+    extra = {
+        "wrt": "identity",
+        "notation": table.key,
+        "cases": len(BATTERY),
+        "max_rel_error": error,
+    }
+    if first_bad is None:
+        return Verdict(
+            Status.CORRECT,
+            f"CORRECT: the identity holds on all {len(BATTERY)} cases at every step "
+            f"({checked} checks; largest relative error {error:.1e})",
+            errors=(block_error,),
+            extra=extra,
+        )
+    _, case, env, index, expected, got = first_bad
+    T, n_x, n_h, n_y, seed = case
+    steps = ", ".join(f"{k} = {v}" for k, v in env.items())
+    diagnosis = _diagnose_identity(lhs, points)
+    summary = (
+        f"WRONG: the two sides differ (largest relative error {error:.3g}); e.g. T = {T}, "
+        f"n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}, {steps}: entry "
+        f"{tuple(i + 1 for i in index)} of {name} is {expected:.6g}, the right side gives "
+        f"{got:.6g}"
+    )
+    if diagnosis:
+        summary += "; looks like: " + "; ".join(diagnosis)
+    return Verdict(
+        Status.WRONG,
+        summary,
+        errors=(block_error,),
+        counterexample=Counterexample(T, n_x, n_h, n_y, seed, None, name, index, expected, got),
+        diagnosis=diagnosis,
+        extra=extra | {"steps": env, "diagnosis_rules": list(diagnosis)},
+    )
+
+
+def _identity_reference(lhs: A.Node) -> A.Node | None:
+    """The correct right side for the Jacobians the notes write out, in the lhs's indices."""
+    if not isinstance(lhs, A.Jacobian):
+        return None
+    n, d = A.to_latex(lhs.num_time), A.to_latex(lhs.den_time)
+    if (lhs.num, lhs.den) == ("h", "h") and not lhs.comp and lhs.num_time == _shifted(lhs.den_time):
+        text = rf"\mathrm{{diag}}(1-h_{{{n}}}^2) W"
+    elif (lhs.num, lhs.den) == ("yhat", "o") and lhs.num_time == lhs.den_time:
+        if len(lhs.comp) == 2:
+            i, j = (A.to_latex(c) for c in lhs.comp)
+            text = rf"\hat y_{{{n},{i}}} (\delta_{{{i},{j}}} - \hat y_{{{n},{j}}})"
+        elif not lhs.comp:
+            text = rf"\mathrm{{diag}}(\hat y_{{{n}}}) - \hat y_{{{n}}} \hat y_{{{n}}}^\top"
+        else:
+            return None
+    else:
+        return None
+    del d
+    return parse_formula(text).answers[0].body
+
+
+def _shifted(time: A.Node) -> A.Node:
+    """time + 1, in the form the parser builds (t-1 + 1 → t)."""
+    if isinstance(time, A.Sub) and time.right == A.Num(1.0):
+        return time.left
+    return A.Add(time, A.Num(1.0))
+
+
+def _diagnose_identity(lhs: A.Node, points) -> tuple[str, ...]:
+    """Rules whose mutated right side gives the user's right side at every checked step."""
+    reference = _identity_reference(lhs)
+    if reference is None:
+        return ()
+    found: list[str] = []
+    for rule, mutated in mutants(reference):
+        if rule in found:
+            continue
+        for case, env, expected in points:
+            try:
+                value = Evaluator(_context(case)).value(mutated, env)
+            except A.FormulaError:
+                break
+            got = _array(value, expected)
+            if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-7, atol=1e-10):
+                break
+        else:
+            found.append(rule)
+    return tuple(found)

@@ -1,0 +1,1075 @@
+"""Formula text -> syntax tree (`_ast`), through the lark grammar `_grammar.lark`.
+
+Letters are resolved through a notation table (`_notation.py`) into canonical nodes.
+Every failure is a `ParseError` (with position and caret) or another `FormulaError`; a
+lark exception never escapes. Input size and nesting depth are bounded before parsing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import pathlib
+import re
+from dataclasses import dataclass
+
+import lark
+
+from rnn_check import _ast as A
+from rnn_check._notation import Notation, get_notation
+
+MAX_LENGTH = 4000
+MAX_NESTING = 40
+MAX_TREE_DEPTH = 200
+
+# single letters that may name an index (time or component) when the notation has no other use
+INDEX_LETTERS = frozenset("ijklmnpqrstuvτ") | {"\\tau"}
+
+_FUNCTIONS = {
+    "\\tanh": "tanh",
+    "tanh": "tanh",
+    "\\exp": "exp",
+    "exp": "exp",
+    "\\log": "log",
+    "log": "log",
+    "\\ln": "log",
+    "softmax": "softmax",
+    "sm": "softmax",
+    "diag": "diag",
+    "Diag": "diag",
+}
+
+
+# commands of the dialect (for "did you mean") and the usual substitutes for others
+_COMMANDS = (
+    "\\sum \\prod \\frac \\partial \\nabla \\hat \\mathrm \\text \\operatorname \\mathbf "
+    "\\mathbb \\mathcal \\top \\cdot \\odot \\circ \\otimes \\times \\tanh \\exp \\log "
+    "\\delta \\left \\right \\quad \\equiv \\langle \\rangle \\underline \\boldsymbol"
+).split()
+_INSTEAD = {
+    "\\diag": "\\mathrm{diag}(…)",
+    "\\softmax": "\\mathrm{softmax}(…)",
+    "\\T": "^\\top",
+    "\\transpose": "^\\top",
+    "\\sech": "\\tanh'(…) or (1 - h_t^2)",
+    "\\dots": "the sum or product with its bounds",
+}
+
+
+@functools.cache
+def _lark() -> lark.Lark:
+    grammar = (pathlib.Path(__file__).with_name("_grammar.lark")).read_text(encoding="utf-8")
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _bracket_depth(text: str) -> int:
+    depth = best = 0
+    for ch in text:
+        if ch in "({[":
+            depth += 1
+            best = max(best, depth)
+        elif ch in ")}]":
+            depth -= 1
+    return best
+
+
+def parse_tree(text: str) -> lark.Tree:
+    """The raw lark tree of `text`, or a ParseError."""
+    if not isinstance(text, str):
+        raise ParseError(f"a formula must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(
+            f"formula too long ({len(text)} characters; the limit is {MAX_LENGTH}): "
+            "split it into definitions or check one block at a time"
+        )
+    if _bracket_depth(text) > MAX_NESTING:
+        raise ParseError(f"brackets nested deeper than {MAX_NESTING} levels")
+    if not text.strip():
+        raise ParseError("empty formula: write the gradient, e.g. \\sum_t \\nabla_{o_t} L")
+    ellipsis = re.search(r"\.\.\.|…|\\[lc]?dots(?![A-Za-z])", text)
+    if ellipsis:
+        raise ParseError(
+            "an ellipsis (…) cannot be evaluated: write the sum or product with its bounds",
+            text,
+            ellipsis.start(),
+        )
+    # trailing separators (a final period, comma or line break) end nothing
+    text = re.sub(r"(\s|[,;]|\\\\|(?<![.])[.](?![.]))+$", "", text)
+    if not text.strip():
+        raise ParseError("empty formula: write the gradient, e.g. \\sum_t \\nabla_{o_t} L")
+    try:
+        return _lark().parse(text)
+    except lark.exceptions.UnexpectedCharacters as error:
+        ch = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
+        hint = ""
+        if ch == "\\":
+            found = re.match(r"\\[A-Za-z]+|\\.", text[error.pos_in_stream :])
+            word = found.group(0) if found else "\\"
+            hint = f"the command {word} is not part of the dialect (see docs/dialect.md)"
+            instead = _INSTEAD.get(word) or next(
+                iter(difflib.get_close_matches(word, _COMMANDS, n=1, cutoff=0.75)), None
+            )
+            if instead:
+                hint += f"; write {instead}"
+        message = hint or f"unexpected character {ch!r}"
+        raise ParseError(message, text, error.pos_in_stream) from None
+    except lark.exceptions.UnexpectedEOF:
+        raise ParseError(
+            "the formula ends too early (unclosed bracket?)", text, len(text)
+        ) from None
+    except lark.exceptions.UnexpectedToken as error:
+        pos = error.token.start_pos if error.token.start_pos is not None else len(text)
+        if error.token.type == "$END":
+            raise ParseError(
+                "the formula ends too early (an operator or a bracket is missing its operand)",
+                text,
+                len(text),
+            ) from None
+        raise ParseError(f"unexpected {str(error.token)!r}", text, pos) from None
+    except lark.exceptions.LarkError as error:  # pragma: no cover - any other lark failure
+        raise ParseError(f"cannot parse the formula ({type(error).__name__})", text) from None
+    except RecursionError:  # pragma: no cover
+        raise ParseError("formula nested too deeply", text) from None
+
+
+# ----------------------------------------------------------------------------------------
+# From lark's tree to the AST
+
+
+@dataclass
+class _Atom:
+    """A symbol with its scripts, before we know what it is (h, W_{aa}, δ^y_t, ...)."""
+
+    base: str  # surface name: "h", "\\Omega", "\\hat{y}", "1", "I"
+    ops: list  # ("sub", tree) | ("sup", tree) | ("prime", None) | ("call", tree)
+    tree: lark.Tree | lark.Token
+    deco: bool = False  # came from \mathbf{...} and friends
+
+
+ParseError = A.ParseError
+FormulaError = A.FormulaError
+
+
+class _Builder:
+    def __init__(self, text: str, notation: Notation, definition_names: frozenset[str]):
+        self.text = text
+        self.notation = notation
+        self.defs = definition_names
+
+    # -- helpers -------------------------------------------------------------------------
+    def src(self, tree) -> str:
+        meta = getattr(tree, "meta", None)
+        if isinstance(tree, lark.Token):
+            return str(tree)
+        if meta is None or getattr(meta, "empty", True):
+            return ""
+        return " ".join(self.text[meta.start_pos : meta.end_pos].split())
+
+    def pos(self, tree) -> int | None:
+        if isinstance(tree, lark.Token):
+            return tree.start_pos
+        meta = getattr(tree, "meta", None)
+        return None if meta is None or getattr(meta, "empty", True) else meta.start_pos
+
+    def fail(self, message: str, tree=None) -> A.FormulaError:
+        return ParseError(message, self.text, self.pos(tree) if tree is not None else None)
+
+    def unknown(self, name: str, tree) -> A.FormulaError:
+        known = self.notation.known_names()
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        if name in ("f", "g", "\\phi", "\\Theta", "\\sigma"):
+            hint += " The activation is tanh: write \\tanh(a_t), \\tanh'(a_t) or (1 - h_t^2)."
+        where = f" at position {self.pos(tree) + 1}" if self.pos(tree) is not None else ""
+        return A.UnknownSymbolError(
+            f"unknown symbol {name}{where} in notation {self.notation.key}.{hint} "
+            f"Known symbols: {', '.join(known)}; index letters: i, j, k, m, t, …"
+        )
+
+    # -- statements ----------------------------------------------------------------------
+    def program(self, tree: lark.Tree) -> A.Program:
+        definitions: list[A.Definition] = []
+        answers: list[A.Answer] = []
+        for stmt in _merge_continued(tree):
+            parts = [c for c in stmt.children if not isinstance(c, lark.Token)]
+            if len(parts) == 1:
+                answers.append(A.Answer(self.expr(parts[0]), None, src=self.src(stmt)))
+                continue
+            # `lhs = rhs1 = rhs2`: the last right side is the statement's content
+            lhs, rhs = parts[0], parts[-1]
+            if len(parts) > 2 and self.is_unknown_name(rhs):
+                # `∂L_t/∂o_t = ŷ_t − y_t = δ_t`: a trailing new name is a name, not content
+                rhs = parts[-2]
+            declared = self.declared_gradient(lhs)
+            if declared is not None:
+                block, time = declared
+                answers.append(A.Answer(self.expr(rhs), block, time, src=self.src(stmt)))
+                continue
+            if self.is_model_quantity(lhs) or (
+                isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div", "group", "scripted")
+            ):
+                left = self.expr(lhs)
+                if isinstance(left, A.Jacobian | A.Transpose | A.Quantity):
+                    # ∂h_{t+1}/∂h_t = … or a_t = W h_{t-1} + …: an identity, checked entrywise
+                    body = self.expr(rhs)
+                    answers.append(A.Answer(body, "identity", None, left, src=self.src(stmt)))
+                    continue
+            name, param, fixed = self.definition_lhs(lhs)
+            body = self.expr(rhs)
+            definitions.append(A.Definition(name, param, fixed, body, src=self.src(stmt)))
+            # δ_t ≡ ∂L/∂h_t = …: the definition also states a gradient that can be checked
+            for middle in parts[1:-1]:
+                declared = self.declared_gradient(middle)
+                if declared is not None:
+                    block, time = declared
+                    answers.append(A.Answer(body, block, time, src=self.src(stmt)))
+        return A.Program(tuple(definitions), tuple(answers), src=self.text)
+
+    def is_model_quantity(self, tree) -> bool:
+        """h_t, a_t, ...: a left side that restates the model rather than defining a name."""
+        atom = self.atom_of(tree)
+        return atom is not None and (
+            atom.base in self.notation.quantities
+            or any(
+                atom.base + "_{" + "".join(self.src(arg).split()).strip("{}") + "}"
+                in self.notation.quantities
+                for kind, arg in atom.ops[:1]
+                if kind == "sub"
+            )
+        )
+
+    def is_unknown_name(self, tree) -> bool:
+        atom = self.atom_of(tree)
+        if atom is None:
+            return False
+        try:
+            self.resolve_atom(atom)
+        except A.UnknownSymbolError:
+            return True
+        except A.FormulaError:
+            return False
+        return False
+
+    def declared_gradient(self, lhs) -> tuple[str, A.Node | None] | None:
+        """('W' | 'h0' | 'h_t' ..., time) if `lhs` is ∇_X L or ∂L/∂X; None otherwise."""
+        if isinstance(lhs, lark.Tree) and lhs.data == "group":
+            return self.declared_gradient(lhs.children[0])
+        d_target = self.d_operand(lhs)
+        if d_target is not None:  # dW = …, as in code
+            found = block_of(self.expr(d_target))
+            return found
+        if isinstance(lhs, lark.Tree) and lhs.data == "scripted" and lhs.children[1].data == "sub":
+            # (∇_{o_t} L)_i = …: one component; its index stays free on the right side
+            return self.declared_gradient(lhs.children[0])
+        target = None
+        if isinstance(lhs, lark.Tree) and lhs.data == "nabla":
+            scripts = [c for c in lhs.children if isinstance(c, lark.Tree) and c.data == "sub"]
+            if scripts:
+                target = scripts[0].children[0]
+        elif isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div"):
+            num, den = lhs.children[-2], lhs.children[-1]
+            if (
+                isinstance(num, lark.Tree)
+                and num.data == "partial"
+                and isinstance(den, lark.Tree)
+                and den.data == "partial"
+                and self.is_loss(num.children[0])
+            ):
+                target = den.children[0]
+        if target is None:
+            return None
+        found = block_of(self.expr(_unwrap_scriptlist(target)))
+        return None if found is None else found
+
+    def definition_lhs(self, lhs) -> tuple[str, str | None, A.Node | None]:
+        atom = self.atom_of(lhs)
+        if atom is None:
+            raise self.fail("the left side of a definition must be a symbol such as \\delta_t", lhs)
+        name, sub = self.def_key(atom)
+        if sub is None:
+            return name, None, None
+        items = _scriptlist_items(sub)
+        if len(items) != 1:
+            raise self.fail("a definition takes at most one index, as in \\delta_t", lhs)
+        item = items[0]
+        if isinstance(item, lark.Token) or (
+            isinstance(item, lark.Tree) and item.data == "name" and len(item.children) == 1
+        ):
+            letter = str(item.children[0] if isinstance(item, lark.Tree) else item)
+            if letter in INDEX_LETTERS:
+                return name, letter, None
+        return name, None, self.index_expr(item)
+
+    def def_key(self, atom: _Atom) -> tuple[str, lark.Tree | None]:
+        """Name of a defined symbol (base plus superscripts) and its subscript, if any."""
+        key = atom.base
+        sub = None
+        for kind, arg in atom.ops:
+            if kind == "sup":
+                key += "^{" + "".join(self.src(arg).split()).strip("{}") + "}"
+            elif kind == "sub" and sub is None:
+                sub = arg
+            elif kind == "call" and sub is None:
+                sub = arg
+            else:
+                raise self.fail(f"cannot define {self.src(atom.tree)}", atom.tree)
+        return key, sub
+
+    # -- atoms ---------------------------------------------------------------------------
+    def atom_of(self, tree) -> _Atom | None:
+        """Flatten a symbol with scripts; None if `tree` is not a symbol."""
+        outer = tree
+        atom = self._atom_of(tree)
+        if atom is not None and isinstance(outer, lark.Tree):
+            atom.tree = outer
+        return atom
+
+    def _atom_of(self, tree) -> _Atom | None:
+        if isinstance(tree, lark.Tree) and tree.data == "group":
+            # {L} or (h_t) alone: the braces change nothing
+            inner = tree.children[0]
+            if isinstance(inner, lark.Tree) and inner.data in ("name", "scripted", "hat", "deco"):
+                return self._atom_of(inner)
+            return None
+        ops: list = []
+        while isinstance(tree, lark.Tree) and tree.data in ("scripted", "prime"):
+            if tree.data == "prime":
+                ops.append(("prime", None))
+            else:
+                script = tree.children[1]
+                ops.append((script.data, script.children[0]))
+            tree = tree.children[0]
+        ops.reverse()
+        if isinstance(tree, lark.Tree) and tree.data == "group" and ops:
+            inner_atom = self._atom_of(tree)  # {\hat y}_t: scripts after a braced symbol
+            if inner_atom is None:
+                return None
+            return _Atom(inner_atom.base, inner_atom.ops + ops, tree, inner_atom.deco)
+        if isinstance(tree, lark.Tree) and tree.data == "name":
+            return _Atom(str(tree.children[0]), ops, tree)
+        if isinstance(tree, lark.Tree) and tree.data == "number":
+            return _Atom(str(tree.children[0]), ops, tree)
+        if isinstance(tree, lark.Tree) and tree.data == "hat":
+            inner = tree.children[1]
+            if isinstance(inner, lark.Tree) and inner.data == "scriptlist":
+                inner = _unwrap_scriptlist(inner)
+            inner_atom = self.atom_of(inner)
+            if inner_atom is None:
+                raise self.fail("\\hat applies to a letter, as in \\hat{y}_t", tree)
+            return _Atom("\\hat{" + inner_atom.base + "}", inner_atom.ops + ops, tree)
+        if isinstance(tree, lark.Tree) and tree.data == "deco":
+            inner = tree.children[1]
+            if isinstance(inner, lark.Tree) and inner.data == "scriptlist":
+                inner = _unwrap_scriptlist(inner)
+            inner_atom = self.atom_of(inner)
+            if inner_atom is None:
+                return None
+            if str(tree.children[0]) == "\\mathcal" and inner_atom.base == "S":
+                inner_atom.base = "S"
+            return _Atom(inner_atom.base, inner_atom.ops + ops, tree, deco=True)
+        return None
+
+    def is_loss(self, tree) -> bool:
+        atom = self.atom_of(tree)
+        return atom is not None and atom.base in self.notation.losses
+
+    def resolve_atom(self, atom: _Atom, index_mode: bool = False) -> A.Node:
+        n = self.notation
+        ops = list(atom.ops)
+        src = self.src(atom.tree)
+        base = atom.base
+        # a fixed subscript that is part of the name: W_{aa}, b_y, T_y
+        if ops and ops[0][0] == "sub":
+            fixed = base + "_{" + "".join(self.src(ops[0][1]).split()).strip("{}") + "}"
+            if fixed in n.params or fixed in n.quantities or fixed in n.lengths:
+                base = fixed
+                ops = ops[1:]
+        if index_mode and base in n.quantities and n.quantities[base] == "y":
+            time, comp, ops = self.take_indices(ops, atom)
+            if time is None:
+                raise self.fail(f"{src}: the target needs a time index, as in y_t", atom.tree)
+            node: A.Node = A.Target(time, src=src)
+            return self.apply_ops(node, ops, atom)
+        key, _sub = None, None
+        if atom.base not in n.params and not atom.base[0].isdigit():
+            try:
+                key, _sub = self.def_key(atom)
+            except ParseError:
+                key = None
+        if key is not None and key in self.defs:
+            arg = None if _sub is None else self.index_expr(_unwrap_scriptlist(_sub))
+            return A.DefRef(key, arg, src=src)
+        if base in self.defs:
+            time, comp, ops = self.take_indices(ops, atom)
+            return self.apply_ops(A.DefRef(base, time, src=src), ops, atom)
+        if base in n.params:
+            node = A.Param(n.params[base], src=src)
+            comp, ops = self.take_component(ops, atom)
+            if comp:
+                node = A.Component(node, comp, src=src)
+            return self.apply_ops(node, ops, atom)
+        if base in n.quantities:
+            time, comp, ops = self.take_indices(ops, atom)
+            if time is None:
+                raise self.fail(
+                    f"{src} needs a time index, as in {base}_t or {base}_{{t-1}}", atom.tree
+                )
+            return self.apply_ops(A.Quantity(n.quantities[base], time, comp, src=src), ops, atom)
+        if base in n.lengths:
+            return self.apply_ops(A.Length(src=src), ops, atom)
+        if base in n.losses:
+            raise self.fail(
+                f"the loss {base} can only appear as \\nabla_{{h_t}} {base} or "
+                f"\\frac{{\\partial {base}}}{{\\partial h_t}}",
+                atom.tree,
+            )
+        if base[0].isdigit():
+            value = float(base)
+            relation = ops and ops[0][0] == "sub" and _is_relation(ops[0][1])
+            if atom.deco and ops and ops[0][0] == "sub" and not relation:
+                onehot = self.one_hot(ops[0][1])
+                if onehot is not None:  # \mathbf{1}_{y_t}: the one-hot target
+                    return self.apply_ops(onehot, ops[1:], atom)
+            if atom.deco or (base == "1" and relation):
+                if relation:
+                    return self.apply_ops(self.indicator(ops[0][1]), ops[1:], atom)
+                # \mathbf{1}_n: the size subscript is not needed
+                ops = [op for op in ops if op[0] != "sub"]
+                return self.apply_ops(A.Ones(src=src), ops, atom)
+            return self.apply_ops(A.Num(value, src=src), ops, atom)
+        if base == "I":
+            if ops and ops[0][0] == "sub" and _is_relation(ops[0][1]):
+                return self.apply_ops(self.indicator(ops[0][1]), ops[1:], atom)
+            ops = [op for op in ops if op[0] != "sub"]
+            return self.apply_ops(A.Identity(src=src), ops, atom)
+        if base == "\\delta":
+            try:
+                if not ops or ops[0][0] != "sub":
+                    raise self.fail("\\delta needs two indices", atom.tree)
+                i, j = self.two_indices(ops[0][1], atom)
+            except A.ParseError:
+                raise A.UnknownSymbolError(
+                    f"{src} is not defined: \\delta_{{ij}} (two indices) is the Kronecker delta; "
+                    f"any other δ must be defined first, as in \\delta_t = \\mathrm{{diag}}(1-h_t^2)"
+                    "\\nabla_{h_t} L; …"
+                ) from None
+            return self.apply_ops(A.Kronecker(i, j, src=src), ops[1:], atom)
+        if base == "e" and ops and ops[0][0] == "sub":
+            onehot = self.one_hot(ops[0][1])
+            if onehot is not None:  # e_{y_t}: the unit vector of the target class
+                return self.apply_ops(onehot, ops[1:], atom)
+        if base in INDEX_LETTERS:
+            return self.apply_ops(A.Index(base, src=src), ops, atom)
+        raise self.unknown(base, atom.tree)
+
+    def one_hot(self, sub) -> A.Node | None:
+        items = _scriptlist_items(sub)
+        if len(items) != 1:
+            return None
+        try:
+            node = self.index_expr(items[0])
+        except A.FormulaError:
+            return None
+        if isinstance(node, A.Target):
+            return A.Quantity("y", node.time, src=self.src(sub))
+        return None
+
+    def indicator(self, relation_tree) -> A.Node:
+        rel = _unwrap_scriptlist(relation_tree)
+        left, op, right = rel.children
+        op_name = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\leq": "<=", "\\le": "<="}.get(
+            str(op), {"\\geq": ">=", "\\ge": ">=", "<": "<", ">": ">"}.get(str(op), "=")
+        )
+        return A.Indicator(
+            self.index_expr(left), op_name, self.index_expr(right), src=self.src(rel)
+        )
+
+    def two_indices(self, sub, atom) -> tuple[A.Node, A.Node]:
+        items = _scriptlist_items(sub)
+        if len(items) == 2:
+            return self.index_expr(items[0]), self.index_expr(items[1])
+        if len(items) == 1 and isinstance(items[0], lark.Tree) and items[0].data == "mul":
+            a, b = items[0].children
+            return self.index_expr(a), self.index_expr(b)
+        raise self.fail(f"{self.src(atom.tree)} needs two indices, as in \\delta_{{ij}}", atom.tree)
+
+    def take_component(self, ops, atom):
+        if ops and ops[0][0] == "sub":
+            items = _scriptlist_items(ops[0][1])
+            if len(items) == 1 and isinstance(items[0], lark.Tree) and items[0].data == "mul":
+                items = list(items[0].children)
+            return tuple(self.index_expr(i) for i in items), ops[1:]
+        return (), ops
+
+    def take_indices(self, ops, atom):
+        """Time index and component from h_t, h_{t,i}, h_i(t), a^{<t>}, h^{(t)}."""
+        time = None
+        comp: tuple = ()
+        rest = []
+        for kind, arg in ops:
+            if kind == "sub" and time is None and not comp:
+                items = _scriptlist_items(arg)
+                if len(items) == 2:
+                    time, comp = self.index_expr(items[0]), (self.index_expr(items[1]),)
+                elif len(items) == 1:
+                    time = self.index_expr(items[0])
+                else:
+                    raise self.fail(f"{self.src(atom.tree)}: too many indices", atom.tree)
+            elif kind == "call" and (time is None or not comp):
+                if time is not None:  # o_i(t): the subscript was the component
+                    comp = (time,)
+                time = self.index_expr(arg)
+            elif kind == "sup" and time is None and _is_time_sup(arg):
+                time = self.index_expr(_time_sup_inner(arg))
+            else:
+                rest.append((kind, arg))
+        return time, comp, rest
+
+    def apply_ops(self, node: A.Node, ops, atom) -> A.Node:
+        src = self.src(atom.tree) if atom is not None else node.src
+        for kind, arg in ops:
+            if kind == "prime":
+                node = A.Transpose(node, src=src + "'")
+            elif kind == "sup":
+                node = self.superscript(node, arg, src)
+            elif kind == "sub":
+                items = _scriptlist_items(arg)
+                if len(items) == 1 and isinstance(items[0], lark.Tree) and items[0].data == "mul":
+                    items = list(items[0].children)
+                node = A.Component(node, tuple(self.index_expr(i) for i in items), src=src)
+            else:
+                raise self.fail(f"unexpected ({self.src(arg)}) after {src}", arg)
+        return node
+
+    def superscript(self, node: A.Node, arg, src: str) -> A.Node:
+        inner = _unwrap_scriptlist(arg)
+        if isinstance(inner, lark.Tree) and inner.data == "top":
+            return A.Transpose(node, src=src)
+        if isinstance(inner, lark.Tree) and inner.data == "name" and str(inner.children[0]) == "T":
+            return A.Transpose(node, src=src)
+        if (
+            isinstance(inner, lark.Tree)
+            and inner.data == "number"
+            and str(inner.children[0]) == "2"
+        ):
+            return A.Square(node, src=src)
+        if (
+            isinstance(inner, lark.Tree)
+            and inner.data == "number"
+            and str(inner.children[0]) == "1"
+        ):
+            return node
+        raise self.fail(
+            f"superscript ^{{{self.src(arg)}}} is not understood here: write ^\\top, ^T or ' "
+            "for a transpose and ^2 for an elementwise square",
+            arg,
+        )
+
+    # -- expressions ---------------------------------------------------------------------
+    def index_expr(self, tree) -> A.Node:
+        return self.expr(tree, index_mode=True)
+
+    def expr(self, tree, index_mode: bool = False) -> A.Node:
+        if isinstance(tree, lark.Token):
+            if tree.type in ("LETTER", "GREEK"):
+                return self.resolve_atom(_Atom(str(tree), [], tree), index_mode)
+            if tree.type in ("DIGIT", "NUMBER"):
+                return A.Num(float(tree), src=str(tree))
+            raise self.fail(f"unexpected {str(tree)!r}", tree)
+        data = tree.data
+        src = self.src(tree)
+        if data == "scriptlist":
+            items = _scriptlist_items(tree)
+            if len(items) != 1:
+                raise self.fail("a list of indices is only allowed in a subscript", tree)
+            return self.expr(items[0], index_mode)
+        if data == "group":
+            inner = self.expr(tree.children[0], index_mode)
+            return dataclasses.replace(inner, src=src) if src else inner
+        if data == "add":
+            return A.Add(
+                self.expr(tree.children[0], index_mode),
+                self.expr(tree.children[1], index_mode),
+                src=src,
+            )
+        if data == "subtract":
+            return A.Sub(
+                self.expr(tree.children[0], index_mode),
+                self.expr(tree.children[1], index_mode),
+                src=src,
+            )
+        if data == "neg":
+            return A.Neg(self.expr(tree.children[-1], index_mode), src=src)
+        if data == "signed":
+            return self.expr(tree.children[-1], index_mode)
+        if data in ("mul", "mulop", "div"):
+            return self.chain(tree, index_mode)
+        if data in ("name", "number", "scripted", "prime", "hat", "deco"):
+            atom = self.atom_of(tree)
+            if atom is not None:
+                return self.resolve_atom(atom, index_mode)
+            return self.postfix_on_expression(tree, index_mode)
+        if data == "word":
+            word = str(tree.children[1])
+            raise self.fail(
+                f"unknown word {word!r}: functions are diag, tanh, softmax, exp, log", tree
+            )
+        if data == "funcapp":
+            return self.funcapp(tree)
+        if data == "bigop":
+            return self.bigop(tree)
+        if data == "frac":
+            return self.frac(tree)
+        if data == "nabla":
+            return self.nabla(tree)
+        if data == "partial":
+            raise self.fail(
+                "\\partial belongs in a fraction such as \\frac{\\partial L}{\\partial h_t}", tree
+            )
+        if data == "top":
+            raise self.fail("\\top belongs in a superscript: W^\\top", tree)
+        if data in ("relation", "angle"):
+            raise self.fail(
+                "a relation (=, <, ≤) is only allowed in a subscript such as \\mathbb{1}_{i=y_t}",
+                tree,
+            )
+        if data == "empty":
+            raise self.fail("empty braces", tree)
+        raise self.fail(f"unexpected {data}", tree)  # pragma: no cover
+
+    def postfix_on_expression(self, tree, index_mode):
+        """Scripts on a bracketed expression or a fraction: (…)^\\top, (…)_i, (…)^2."""
+        ops = []
+        while isinstance(tree, lark.Tree) and tree.data in ("scripted", "prime"):
+            if tree.data == "prime":
+                ops.append(("prime", None))
+            else:
+                ops.append((tree.children[1].data, tree.children[1].children[0]))
+            tree = tree.children[0]
+        ops.reverse()
+        node = self.expr(tree, index_mode)
+        fake = _Atom("", ops, tree)
+        return self.apply_ops(node, ops, fake)
+
+    def chain(self, tree, index_mode) -> A.Node:
+        # flatten the left-recursive chain into factors with the operator before each
+        items: list[tuple[str, object]] = []
+        current = tree
+        while isinstance(current, lark.Tree) and current.data in ("mul", "mulop", "div"):
+            if current.data == "mul":
+                items.append(("juxt", current.children[1]))
+            elif current.data == "div":
+                items.append(("/", current.children[1]))
+            else:
+                items.append((str(current.children[1]), current.children[2]))
+            current = current.children[0]
+        items.append(("juxt", current))
+        items.reverse()
+        # \partial a / \partial b is a derivative, not a division
+        joined: list[tuple[str, object]] = []
+        for op, factor in items:
+            if op == "/" and joined and _is_partial(joined[-1][1]) and _is_partial(factor):
+                prev_op, prev = joined.pop()
+                joined.append((prev_op, ("derivative", prev, factor)))
+                continue
+            joined.append((op, factor))
+        items = joined
+        # f(t) after a time-indexed letter is its time index: h(t), x(t-1)', o_i(t)
+        merged: list[tuple[str, object]] = []
+        for op, factor in items:
+            if isinstance(factor, tuple):
+                _, num, den = factor
+                merged.append((op, self.derivative(num.children[0], den.children[0], num)))
+                continue
+            if merged and op == "juxt" and self.is_time_call(merged[-1][1], factor):
+                prev_op, prev = merged[-1]
+                group, post_ops = _split_group(factor)
+                prev.ops = prev.ops + [("call", group.children[0])] + post_ops
+                merged[-1] = (prev_op, prev)
+                continue
+            if isinstance(factor, lark.Tree | lark.Token):
+                atom = self.atom_of(factor) if isinstance(factor, lark.Tree) else None
+                if atom is not None:
+                    merged.append((op, atom))
+                    continue
+            merged.append((op, factor))
+        node = None
+        for op, factor in merged:
+            if isinstance(factor, A.Node):
+                value = factor
+            elif isinstance(factor, _Atom):
+                value = self.resolve_atom(factor, index_mode)
+            else:
+                value = self.expr(factor, index_mode)
+            if node is None:
+                node = value
+                continue
+            src = (node.src + " " + value.src).strip()
+            if op == "/":
+                node = A.Div(node, value, src=src)
+            elif op == "\\otimes":  # u ⊗ v: the outer product u vᵀ
+                node = A.Mul(node, A.Transpose(value, src=value.src), src=src)
+            elif op in ("\\odot", "\\circ"):
+                node = A.Hadamard(node, value, src=src)
+            else:
+                node = A.Mul(node, value, src=src)
+        return node
+
+    def is_time_call(self, previous, factor) -> bool:
+        if not isinstance(previous, _Atom):
+            return False
+        group, _ = _split_group(factor)
+        if group is None:
+            return False
+        base = previous.base
+        n = self.notation
+        fixed_ok = base in n.quantities or base in self.defs or base in n.losses
+        if not fixed_ok:
+            return False
+        if any(kind in ("call", "sup", "prime") for kind, _ in previous.ops):
+            return False
+        subs = [op for op in previous.ops if op[0] == "sub"]
+        if len(subs) > 1 or (subs and len(_scriptlist_items(subs[0][1])) != 1):
+            return False
+        return self.index_like(group.children[0])
+
+    def index_like(self, tree) -> bool:
+        """t, t-1, k+1, T, 0: what a time argument h(t-1) may contain."""
+        if isinstance(tree, lark.Token):
+            return tree.type in ("DIGIT", "NUMBER") or (
+                tree.type == "LETTER"
+                and (str(tree) in INDEX_LETTERS or str(tree) in self.notation.lengths)
+            )
+        if tree.data in ("add", "subtract"):
+            return all(self.index_like(c) for c in tree.children)
+        if tree.data == "number":
+            return True
+        if tree.data == "name":
+            name = str(tree.children[0])
+            return name in INDEX_LETTERS or name in self.notation.lengths
+        return False
+
+    def funcapp(self, tree) -> A.Node:
+        fname_tree = tree.children[0]
+        word = str(fname_tree.children[-1])
+        name = _FUNCTIONS.get(word)
+        src = self.src(tree)
+        if name is None:
+            raise self.fail(
+                f"{word} is not a function of this model: use tanh, diag, softmax", tree
+            )
+        scripts = [c for c in tree.children[1:-1] if isinstance(c, lark.Tree)]
+        primes = [c for c in tree.children[1:-1] if isinstance(c, lark.Token) and c.type == "PRIME"]
+        arg = self.expr(tree.children[-1])
+        if primes:
+            if name != "tanh" or len(primes) > 1:
+                raise self.fail(f"only tanh' (= 1 − tanh²) is understood, not {word}'", tree)
+            node: A.Node = A.Func("dtanh", arg, src=src)
+        else:
+            node = A.Func(name, arg, src=src)
+        for script in scripts:
+            inner = _unwrap_scriptlist(script.children[0])
+            if (
+                script.data == "sup"
+                and isinstance(inner, lark.Tree)
+                and inner.data == "number"
+                and str(inner.children[0]) == "2"
+            ):
+                node = A.Square(node, src=src)
+            else:
+                raise self.fail(f"{word}{self.src(script)}: only {word}^2 is understood", script)
+        return node
+
+    def bigop(self, tree) -> A.Node:
+        kind = "sum" if str(tree.children[0]) == "\\sum" else "prod"
+        scripts = [c for c in tree.children[1:-1]]
+        body_tree = tree.children[-1]
+        variables: list[tuple[str, A.Node | None]] = []
+        upper = None
+        for script in scripts:
+            items = _scriptlist_items(script.children[0])
+            if script.data == "sub":
+                for item in items:
+                    if isinstance(item, lark.Tree) and item.data == "relation":
+                        left, _op, right = item.children
+                        variables.append((self.bound_var(left), self.index_expr(right)))
+                    else:
+                        variables.append((self.bound_var(item), None))
+            else:
+                if len(items) != 1:
+                    raise self.fail("one upper bound, please", script)
+                item = items[0]
+                if isinstance(item, lark.Tree) and item.data == "relation":
+                    item = item.children[2]
+                upper = self.index_expr(item)
+        if not variables:
+            raise self.fail(
+                f"\\{kind} needs its index, as in \\{kind}_{{t=1}}^{{T}} (or \\{kind}_t)", tree
+            )
+        body = self.expr(body_tree)
+        # The operator covers the factors up to the last one that mentions its index:
+        # \prod_j (W^T D_j) V^T g is (\prod_j W^T D_j) V^T g. For a sum this changes
+        # nothing (linearity); for a product it is how the notes mean it.
+        factors = _spine(body)
+        names = {var for var, _ in variables}
+        last = max(
+            (i for i, f in enumerate(factors) if A.free_indices(f) & names),
+            default=len(factors) - 1,
+        )
+        covered, rest = factors[: last + 1], factors[last + 1 :]
+        body = covered[0]
+        for f in covered[1:]:
+            body = A.Mul(body, f, src=(body.src + " " + f.src).strip())
+        head = self.src_between(tree, body_tree)
+        src = (head + " " + " ".join(f.src for f in covered)).strip() if rest else self.src(tree)
+        for var, lower in reversed(variables):
+            bound = upper if len(variables) == 1 else None
+            body = A.BigOp(kind, var, lower, bound, body, src=src)
+        for f in rest:
+            body = A.Mul(body, f, src=(body.src + " " + f.src).strip())
+        return body
+
+    def src_between(self, tree, body_tree) -> str:
+        start, end = self.pos(tree), self.pos(body_tree)
+        if start is None or end is None:
+            return ""
+        return " ".join(self.text[start:end].split())
+
+    def bound_var(self, tree) -> str:
+        atom = self.atom_of(tree) if isinstance(tree, lark.Tree) else None
+        if atom is None or atom.ops or atom.base not in INDEX_LETTERS:
+            raise self.fail(
+                f"{self.src(tree)} cannot be a summation index: use a letter such as t, k, i, j",
+                tree,
+            )
+        return atom.base
+
+    def derivative(self, num_tree, den_tree, tree) -> A.Node:
+        src = self.src(tree)
+        if self.is_loss(num_tree):
+            loss_atom = self.atom_of(num_tree)
+            step = None
+            subs = [arg for kind, arg in loss_atom.ops if kind in ("sub", "call", "sup")]
+            if subs:
+                inner = _unwrap_scriptlist(subs[0])
+                if isinstance(inner, lark.Tree) and inner.data == "angle":
+                    inner = inner.children[1]
+                step = self.index_expr(inner)
+            den = self.expr(den_tree)
+            return self.gradient_node(den, step, src, tree)
+        num = self.expr(num_tree)
+        den = self.expr(den_tree)
+        if isinstance(num, A.Quantity) and isinstance(den, A.Quantity):
+            comp = num.comp + den.comp
+            return A.Jacobian(num.name, num.time, den.name, den.time, comp, src=src)
+        if isinstance(num, A.Quantity) and isinstance(den, A.Param):
+            raise A.FormulaError(
+                f"{src} is a three-index tensor, which this dialect does not represent: "
+                "write the gradient through ∇_{h_t}L, e.g. \\sum_t \\mathrm{diag}(1-h_t^2)"
+                "\\nabla_{h_t}L\\,h_{t-1}^\\top"
+            )
+        raise self.fail(
+            f"{src}: only ∂L/∂q_t, ∂L_t/∂q_t and ∂q_n/∂r_d for q, r among x, h, a, o, ŷ are understood",
+            tree,
+        )
+
+    def gradient_node(self, den: A.Node, step, src: str, tree) -> A.Node:
+        if isinstance(den, A.Quantity) and den.name in A.ADJOINTS:
+            return A.Grad(den.name, den.time, step, den.comp, src=src)
+        if isinstance(den, A.Param | A.Component) or (
+            isinstance(den, A.Quantity) and den.name == "h"
+        ):
+            raise self.fail(
+                f"{src} is the gradient being checked: it can only be the left side, "
+                "as in \\nabla_W L = …",
+                tree,
+            )
+        raise self.fail(f"{src}: the loss can only be differentiated by h, a, o or ŷ here", tree)
+
+    def frac(self, tree) -> A.Node:
+        num, den = tree.children[1], tree.children[2]
+        num_d, den_d = self.d_operand(num), self.d_operand(den)
+        if num_d is not None and den_d is not None:  # \frac{dL}{dh_t}: read as ∂
+            return self.derivative(num_d, den_d, tree)
+        if isinstance(num, lark.Tree) and num.data == "partial":
+            if not (isinstance(den, lark.Tree) and den.data == "partial"):
+                raise self.fail("a fraction with \\partial on top needs \\partial below", tree)
+            return self.derivative(num.children[0], den.children[0], tree)
+        top = self.expr(num) if isinstance(num, lark.Tree) else A.Num(float(num), src=str(num))
+        bottom = self.expr(den) if isinstance(den, lark.Tree) else A.Num(float(den), src=str(den))
+        return A.Div(top, bottom, src=self.src(tree))
+
+    def d_operand(self, tree):
+        """X if `tree` is `d X` or `\\mathrm{d} X` (a total derivative's d), else None."""
+        if isinstance(tree, lark.Tree) and tree.data == "mul" and len(tree.children) == 2:
+            first = (
+                self.atom_of(tree.children[0]) if isinstance(tree.children[0], lark.Tree) else None
+            )
+            if first is not None and first.base == "d" and not first.ops:
+                if "d" not in self.notation.quantities and "d" not in self.notation.params:
+                    return tree.children[1]
+        return None
+
+    def nabla(self, tree) -> A.Node:
+        scripts = [
+            c for c in tree.children if isinstance(c, lark.Tree) and c.data in ("sub", "sup")
+        ]
+        operand = tree.children[-1]
+        subs = [s for s in scripts if s.data == "sub"]
+        if not subs:
+            raise self.fail("write the variable under \\nabla, as in \\nabla_{h_t} L", tree)
+        if not self.is_loss(operand):
+            raise self.fail("\\nabla_{…} applies to the loss, as in \\nabla_{h_t} L", tree)
+        loss_atom = self.atom_of(operand)
+        step = None
+        loss_subs = [arg for kind, arg in loss_atom.ops if kind in ("sub", "call")]
+        if loss_subs:
+            step = self.index_expr(_unwrap_scriptlist(loss_subs[0]))
+        den = self.expr(_unwrap_scriptlist(subs[0].children[0]))
+        node = self.gradient_node(den, step, self.src(tree), tree)
+        # \nabla_{h_t} L^\top: a transpose (or square) written on L applies to the gradient
+        rest = [(kind, arg) for kind, arg in loss_atom.ops if kind in ("sup", "prime")]
+        return self.apply_ops(node, rest, _Atom("", rest, tree)) if rest else node
+
+
+def _merge_continued(tree: lark.Tree) -> list[lark.Tree]:
+    """Statements, with `a &= b \\\\ &= c` (a line starting with =) joined to the one before."""
+    out: list[lark.Tree] = []
+    for stmt in (c for c in tree.children if isinstance(c, lark.Tree)):
+        if stmt.data == "continued" and out:
+            out[-1] = lark.Tree("stmt", out[-1].children + stmt.children, meta=out[-1].meta)
+        else:
+            out.append(lark.Tree("stmt", stmt.children, meta=stmt.meta))
+    return out
+
+
+def _spine(node: A.Node) -> list[A.Node]:
+    """The factors of a left-associated chain of matrix products."""
+    factors = []
+    while isinstance(node, A.Mul):
+        factors.append(node.right)
+        node = node.left
+    factors.append(node)
+    return factors[::-1]
+
+
+def _is_partial(tree) -> bool:
+    return isinstance(tree, lark.Tree) and tree.data == "partial"
+
+
+def _unwrap_scriptlist(tree):
+    if isinstance(tree, lark.Tree) and tree.data == "scriptlist":
+        items = _scriptlist_items(tree)
+        if len(items) == 1:
+            return items[0]
+    return tree
+
+
+def _scriptlist_items(tree) -> list:
+    if isinstance(tree, lark.Tree) and tree.data == "scriptlist":
+        return [c for c in tree.children if not (isinstance(c, lark.Token) and c.type == "COMMA")]
+    return [tree]
+
+
+def _is_relation(tree) -> bool:
+    inner = _unwrap_scriptlist(tree)
+    return isinstance(inner, lark.Tree) and inner.data == "relation"
+
+
+def _is_time_sup(tree) -> bool:
+    inner = _unwrap_scriptlist(tree)
+    return isinstance(inner, lark.Tree) and inner.data in ("angle", "group")
+
+
+def _time_sup_inner(tree):
+    inner = _unwrap_scriptlist(tree)
+    if inner.data == "angle":
+        return inner.children[1]
+    return inner.children[0]
+
+
+def _split_group(factor):
+    """(group, ops) if `factor` is a bracketed expression, possibly with scripts after it."""
+    ops = []
+    tree = factor
+    while isinstance(tree, lark.Tree) and tree.data in ("scripted", "prime"):
+        if tree.data == "prime":
+            ops.append(("prime", None))
+        else:
+            ops.append((tree.children[1].data, tree.children[1].children[0]))
+        tree = tree.children[0]
+    if isinstance(tree, lark.Tree) and tree.data == "group":
+        ops.reverse()
+        return tree, ops
+    return None, []
+
+
+def block_of(node: A.Node) -> tuple[str, A.Node | None] | None:
+    """(block, time) a wrt expression names: ('W', None), ('h0', None), ('h_t', t), ..."""
+    if isinstance(node, A.Param):
+        return node.name, None
+    if isinstance(node, A.Quantity):
+        if node.name == "h" and isinstance(node.time, A.Num) and node.time.value == 0:
+            return "h0", None
+        if node.name in ("h", "o", "a"):
+            return f"{node.name}_t", node.time
+    return None
+
+
+def _definition_names(tree: lark.Tree, builder: _Builder) -> frozenset[str]:
+    names = set()
+    for stmt in _merge_continued(tree):
+        if len(stmt.children) < 2:
+            continue
+        lhs = stmt.children[0]
+        if builder.declared_gradient_safe(lhs):
+            continue
+        atom = builder.atom_of(lhs)
+        if atom is None:
+            continue
+        try:
+            key, _ = builder.def_key(atom)
+        except ParseError:
+            continue
+        if atom.base in builder.notation.params:
+            raise builder.fail(
+                f"{atom.base} is a parameter of the model and cannot be redefined", lhs
+            )
+        if builder.is_model_quantity(lhs):
+            continue  # a_t = W h_{t-1} + …: a statement about the model, not a new name
+        names.add(key)
+    return frozenset(names)
+
+
+def _declared_gradient_safe(self, lhs) -> bool:
+    try:
+        return self.declared_gradient(lhs) is not None
+    except (A.FormulaError, IndexError, AttributeError):
+        return False
+
+
+_Builder.declared_gradient_safe = _declared_gradient_safe
+
+
+def parse_formula(text: str, notation: str | Notation = "canonical") -> A.Program:
+    """Parse `text` (one gradient, optionally with definitions) in the given notation."""
+    table = notation if isinstance(notation, Notation) else get_notation(notation)
+    tree = parse_tree(text)
+    try:
+        probe = _Builder(text, table, frozenset())
+        names = _definition_names(tree, probe)
+        program = _Builder(text, table, names).program(tree)
+    except RecursionError:
+        raise ParseError("formula nested too deeply", text) from None
+    if A.depth(program) > MAX_TREE_DEPTH:
+        raise ParseError(f"formula nested deeper than {MAX_TREE_DEPTH} levels", text)
+    return program
+
+
+def parse_expression(text: str, notation: str | Notation = "canonical") -> A.Node:
+    """A single expression without definitions (used for --wrt and for references)."""
+    program = parse_formula(text, notation)
+    if program.definitions or len(program.answers) != 1:
+        raise ParseError(f"expected one expression, got {text!r}", text)
+    return program.answers[0].body

@@ -1,0 +1,259 @@
+"""`rnn-derive bench`: time rnn_num's forward+backward against the machine's matmul speed
+and, when PyTorch is installed, against torch.nn.RNN on the same data (float64).
+
+FLOP count (matmuls only; element-wise work is not counted): the forward pass does
+2·T·B·(n_h·n_x + n_h² + n_y·n_h) and backpropagation twice that (one product for the
+adjoint, one for the weight gradient, per weight), so forward+backward = 6·T·B·(n_h·n_x +
+n_h² + n_y·n_h). Times are the best of several runs (the least disturbed by other load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+NAME = "bench"
+HELP = "time rnn_num's forward+backward (GFLOP/s, fraction of matmul speed, ratio to PyTorch)"
+
+# (B, T, n_x, n_h, n_y)
+SHAPES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 4, 2, 3, 2),
+    (1, 25, 65, 100, 65),
+    (32, 64, 128, 256, 128),
+    (64, 128, 256, 512, 256),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=0.5,
+        help="seconds spent timing each measurement (at least 3 runs each; default 0.5)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="only the two smallest shapes (a smoke run)"
+    )
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+
+
+def flops(B: int, T: int, n_x: int, n_h: int, n_y: int) -> float:
+    """Matmul FLOPs of one forward+backward pass (see the module docstring)."""
+    return 6.0 * T * B * (n_h * n_x + n_h * n_h + n_y * n_h)
+
+
+def best_time(fn: Callable[[], object], min_time: float, min_runs: int = 3) -> float:
+    """Best wall time of repeated calls after one warm-up call."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def best_times(
+    contenders: dict[str, tuple[Callable[[], object], Callable[[], object]]],
+    min_time: float,
+    rounds: int = 3,
+) -> dict[str, float]:
+    """Best time of each (setup, fn) contender, timed in alternating blocks so that all of
+    them see the same background load (the machine may be shared)."""
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(rounds):
+        for name, (setup, fn) in contenders.items():
+            setup()
+            best[name] = min(best[name], best_time(fn, min_time / rounds, min_runs=2))
+    return best
+
+
+def matmul_gflops(min_time: float, sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
+    """The machine's float64 matmul speed: best over a few square sizes (current threads)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    best = 0.0
+    for n in sizes:
+        a = rng.standard_normal((n, n))
+        b = rng.standard_normal((n, n))
+        t = best_time(lambda a=a, b=b: a @ b, min_time)
+        best = max(best, 2.0 * n**3 / t / 1e9)
+    return best
+
+
+def _blas_limiter() -> Callable[[int | None], object] | None:
+    """A function setting NumPy's BLAS thread count (None: back to the default), or None
+    when threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    import numpy  # noqa: F401  (load the BLAS before limiting it)
+
+    current: list[object] = []
+
+    def limit(threads: int | None) -> None:
+        while current:
+            current.pop().restore_original_limits()
+        if threads is not None:
+            current.append(threadpool_limits(limits=threads, user_api="blas"))
+
+    return limit
+
+
+def _problem(shape: tuple[int, int, int, int, int]):
+    import numpy as np
+
+    import rnn_num
+
+    B, T, n_x, n_h, n_y = shape
+    rng = np.random.default_rng(1)
+    params = rnn_num.init_params(n_x, n_h, n_y, seed=2)
+    params["b"] = 0.1 * rng.standard_normal(n_h)
+    params["c"] = 0.1 * rng.standard_normal(n_y)
+    x = rng.standard_normal((T, B, n_x))
+    y = rng.integers(0, n_y, size=(T, B))
+    h0 = 0.1 * rng.standard_normal((B, n_h))
+    return params, x, y, h0
+
+
+def _torch_runner(params, x, y, h0):
+    """A closure running torch.nn.RNN(tanh) + Linear + cross_entropy(sum) + backward() on
+    rnn_num's parameters and data, and one returning torch's gradients of the last run."""
+    import torch
+
+    T, B, n_x = x.shape
+    n_h, n_y = params["W"].shape[0], params["V"].shape[0]
+    rnn = torch.nn.RNN(n_x, n_h, nonlinearity="tanh", dtype=torch.float64)
+    head = torch.nn.Linear(n_h, n_y, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["U"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b"]))
+        rnn.bias_hh_l0.zero_()
+        head.weight.copy_(torch.from_numpy(params["V"]))
+        head.bias.copy_(torch.from_numpy(params["c"]))
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y.reshape(-1)).long()
+    h0t = torch.from_numpy(h0[None].copy()).requires_grad_(True)
+    modules = (rnn, head)
+
+    def run() -> float:
+        for m in modules:
+            m.zero_grad(set_to_none=True)
+        h0t.grad = None
+        out, _ = rnn(xt, h0t)
+        logits = head(out.reshape(T * B, n_h))
+        loss = torch.nn.functional.cross_entropy(logits, yt, reduction="sum")
+        loss.backward()
+        return float(loss.detach())
+
+    def grads() -> dict:
+        return {
+            "U": rnn.weight_ih_l0.grad.numpy(),
+            "W": rnn.weight_hh_l0.grad.numpy(),
+            "b": rnn.bias_ih_l0.grad.numpy(),
+            "V": head.weight.grad.numpy(),
+            "c": head.bias.grad.numpy(),
+            "h0": h0t.grad.numpy()[0],
+        }
+
+    return run, grads
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import rnn_num
+
+    shapes = SHAPES[:2] if args.quick else SHAPES
+    sizes = (256, 512) if args.quick else (512, 1024, 2048)
+    have_torch = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            have_torch = True
+        except ImportError:
+            pass
+    limit = _blas_limiter()
+    # rnn_num runs on 1 and 2 BLAS threads when threadpoolctl can set them, else on the default.
+    num_threads: tuple[int | None, ...] = (1, 2) if limit is not None else (None,)
+
+    env = ", ".join(f"{k}={os.environ.get(k)}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    print(f"numpy {np.__version__}; {os.cpu_count()} CPUs; {env}")
+    if limit is None:
+        print("threadpoolctl not installed: rnn_num runs on the default BLAS threads only")
+    print("measuring float64 matmul speed ...", file=sys.stderr, flush=True)
+    peaks = {}
+    for k in num_threads:
+        if limit is not None:
+            limit(k)
+        peaks[k] = matmul_gflops(args.min_time, sizes)
+    if limit is not None:
+        limit(None)
+    peak = max(peaks.values())
+    print(
+        f"float64 matmul (best of n = {', '.join(map(str, sizes))}): "
+        + ", ".join(f"{v:.1f} GFLOP/s on {k or 'default'} thread(s)" for k, v in peaks.items())
+    )
+    if have_torch:
+        print(f"torch {torch.__version__}")
+    elif not args.no_torch:
+        print("torch not installed: no comparison (pip install 'rnn-derivations[torch]')")
+
+    num_cols = [f"num{k}" if k else "num" for k in num_threads]
+    num_for = {1: num_cols[0], 2: num_cols[-1]}  # torch on K threads against rnn_num on K
+    header = f"{'(B, T, n_x, n_h, n_y)':<24}" + "".join(f" {c + ' ms':>10}" for c in num_cols)
+    header += f" {'GFLOP/s':>8} {'of matmul':>9}"
+    if have_torch:
+        header += f" {'torch1 ms':>10} {'torch2 ms':>10}"
+        header += "".join(f" {f't{k}/{num_for[k]}':>9}" for k in (1, 2))
+        header += f" {'max|Δg|':>8}"
+    rows = [header]
+    for shape in shapes:
+        print(f"timing {shape} ...", file=sys.stderr, flush=True)
+        params, x, y, h0 = _problem(shape)
+
+        def ours(p=params, x=x, y=y, h0=h0):
+            return rnn_num.loss_and_grads(p, x, y, h0)
+
+        contenders: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {}
+        for k, col in zip(num_threads, num_cols, strict=True):
+            contenders[col] = ((lambda k=k: limit(k)) if limit else (lambda: None), ours)
+        if have_torch:
+            runner, torch_grads = _torch_runner(params, x, y, h0)
+            for k in (1, 2):
+                contenders[f"torch{k}"] = (lambda k=k: torch.set_num_threads(k), runner)
+        times = best_times(contenders, args.min_time)
+        if limit is not None:
+            limit(None)
+        t_num = min(times[c] for c in num_cols)
+        gf = flops(*shape) / t_num / 1e9
+        row = f"{str(shape):<24}" + "".join(f" {times[c] * 1e3:>10.3f}" for c in num_cols)
+        row += f" {gf:>8.3g} {f'{100 * gf / peak:.3g}%':>9}"
+        if have_torch:
+            # Same data, same parameters: the two gradients must agree (a sanity check).
+            theirs = torch_grads()
+            mine = ours()[1]
+            diff = max(float(np.max(np.abs(mine[k] - theirs[k]))) for k in theirs)
+            t1, t2 = times["torch1"], times["torch2"]
+            row += f" {t1 * 1e3:>10.3f} {t2 * 1e3:>10.3f}"
+            row += f" {t1 / times[num_for[1]]:>9.2f} {t2 / times[num_for[2]]:>9.2f}"
+            row += f" {diff:>8.1e}"
+        rows.append(row)
+        print(row, file=sys.stderr, flush=True)
+    print("\n".join(rows))
+    print(
+        "numK / torchK: best time of forward+backward on K threads (num: rnn_num, default "
+        "BLAS threads). GFLOP/s and 'of matmul': rnn_num's best time, matmul FLOPs "
+        "6·T·B·(n_h·n_x + n_h² + n_y·n_h), against the best matmul speed above. "
+        "tK/numK > 1: rnn_num is faster than torch on K threads. max|Δg|: largest gradient "
+        "difference between the two (a sanity check)."
+    )
+    return 0

@@ -1,0 +1,68 @@
+"""`rnn-derive check --wrt W [--notation 003] [--json] "<latex>"`: is this gradient formula right?
+
+Exit codes: 0 CORRECT, 1 WRONG, 2 ILL-FORMED or unparsable. The dialect: docs/dialect.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "check"
+HELP = "Check a hand-written gradient formula (LaTeX) against the reference: CORRECT, WRONG or ILL-FORMED."
+
+_NOTATIONS = ("canonical", "000", "001", "002", "003", "004")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "formula",
+        metavar="LATEX",
+        help='the gradient in the dialect of docs/dialect.md, e.g. "\\sum_t \\nabla_{o_t} L"; '
+        "use - to read it from standard input",
+    )
+    parser.add_argument(
+        "--wrt",
+        metavar="BLOCK",
+        help="the block, in the notation's letters: U, W, V, b, c, h0, h_t, o_t, a_t "
+        "(with --notation 002 e.g. W_aa); optional when the formula says \\nabla_W L = …",
+    )
+    parser.add_argument(
+        "--notation",
+        default="canonical",
+        choices=_NOTATIONS,
+        help="read the letters as in this seed note (NOTATION.md); default: canonical",
+    )
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument(
+        "--no-diagnosis",
+        action="store_true",
+        help="skip the search for a recognisable mistake (faster)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnn_check import check_formula
+
+    text = sys.stdin.read() if args.formula == "-" else args.formula
+    print("checking the formula on 6 cases (T = 1 … 5) ...", file=sys.stderr)
+    verdict = check_formula(text, args.wrt, notation=args.notation, diagnose=not args.no_diagnosis)
+    if args.json:
+        print(verdict.to_json())
+        return verdict.exit_code
+    print(verdict.summary)
+    if verdict.detail:
+        print(verdict.detail)
+    if verdict.counterexample is not None:
+        ce = verdict.counterexample
+        entry = tuple(i + 1 for i in ce.index)
+        print(
+            f"counterexample: T = {ce.T}, n_x = {ce.n_x}, n_h = {ce.n_h}, n_y = {ce.n_y}, "
+            f"seed {ce.seed}; {ce.block} entry {entry}: expected {ce.expected:.10g}, "
+            f"got {ce.actual:.10g}"
+        )
+    for error in verdict.errors:
+        print(f"largest relative error on {error.block}: {error.max_rel_error:.3g}")
+    if verdict.diagnosis:
+        print("diagnosis: " + "; ".join(verdict.diagnosis))
+    return verdict.exit_code

@@ -1,0 +1,175 @@
+"""`rnn-derive verify`: derive every RNN gradient symbolically, prove the forms equal, check numerically.
+
+For one configuration (default: the notes' toy sizes n_x = 2, n_h = 3, n_y = 2, T = 3):
+
+1. derive every gradient by reverse-mode differentiation of the unrolled graph (SymPy's
+   diff of each node, last node first);
+2. prove it equal to the textbook recursion (node by node, backward induction) and to the
+   unrolled Σ Π form (∇_W, ∇_U, ∇_b, ∇_{h0}; induction on k);
+3. for T <= 4, also derive it by SymPy's diff of the fully expanded loss and prove the two
+   equal as polynomials (targets drawn from --seed);
+4. lambdify and compare with rnn_num and with central finite differences of an independent
+   NumPy loss at random points (h0 nonzero).
+
+Prints a table; exit 0 if everything agrees, 1 if anything disagrees, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+NAME = "verify"
+HELP = "Derive every RNN gradient with SymPy, prove recursion/ΣΠ/expanded forms equal, check numerically."
+
+_POINTS = 3  # random points per numeric comparison
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--T", type=int, default=3, help="sequence length (default 3; at most 32)")
+    parser.add_argument("--n-x", type=int, default=2, help="input size (default 2; at most 8)")
+    parser.add_argument("--n-h", type=int, default=3, help="hidden size (default 3; at most 8)")
+    parser.add_argument("--n-y", type=int, default=2, help="classes (default 2; 2 to 8)")
+    parser.add_argument("--seed", type=int, default=0, help="random points and targets (default 0)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated gradients to report, among U,W,V,b,c,h0 (default: all)",
+    )
+    parser.add_argument(
+        "--many-to-one", action="store_true", help="only the last step has a loss (seed 004)"
+    )
+
+
+def _progress(message: str) -> None:
+    print(f"[verify] {message}", file=sys.stderr, flush=True)
+
+
+def _fmt(error: float) -> str:
+    return "n/a" if error != error else f"{error:.1e}"  # NaN: not compared
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnn_sym import PARAMETER_NAMES, RnnSymError, SizeLimitError
+    from rnn_sym._model import check_sizes
+
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip()) or PARAMETER_NAMES
+    unknown = [name for name in only if name not in PARAMETER_NAMES]
+    if unknown:
+        print(
+            f"error: unknown parameter name(s) {unknown}; choose among {', '.join(PARAMETER_NAMES)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        check_sizes(args.T, args.n_x, args.n_h, args.n_y)
+        if args.seed < 0:
+            raise SizeLimitError(f"--seed must be >= 0, got {args.seed}")
+    except SizeLimitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _verify(args, only)
+    except RnnSymError as error:  # a proof failed: report it, do not show a traceback
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+
+
+def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
+    import sympy as sp
+
+    import rnn_num
+    from derivations._bptt_numeric import max_errors, random_point
+    from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE
+    from rnn_sym import (
+        MAX_T_EXPANDED,
+        NumericBptt,
+        model_symbols,
+        prove_recursion,
+        prove_sigma_pi_inductive,
+        reverse_mode,
+    )
+    from rnn_sym._bptt import expanded_full, full_forms
+
+    T, n_x, n_h, n_y, mto = args.T, args.n_x, args.n_h, args.n_y, args.many_to_one
+    began = time.perf_counter()
+    seconds = dict.fromkeys(only, 0.0)
+    proven_rec = dict.fromkeys(only, True)
+    proven_sp: dict[str, bool | None] = {n: (n in ("U", "W", "b", "h0")) or None for n in only}
+    proven_exp: dict[str, bool | None] = dict.fromkeys(only)
+
+    _progress(f"reverse-mode diff of the unrolled graph, T={T}, n_x={n_x}, n_h={n_h}, n_y={n_y}")
+    model = model_symbols(T, n_x, n_h, n_y)
+    rm = reverse_mode(model, many_to_one=mto)
+    _progress(f"  {len(rm.graph)} nodes in {rm.seconds:.2f}s")
+
+    _progress("proving each adjoint equal to the textbook recursion (backward induction)")
+    for record in prove_recursion(rm):
+        name = record.claim.removeprefix("grad_")
+        if name in seconds:
+            seconds[name] += record.seconds
+    _progress("proving the recursion equal to the Σ Π form (induction on k)")
+    sp_seconds = sum(r.seconds for r in prove_sigma_pi_inductive(rm))
+    for name in ("U", "W", "b", "h0"):
+        if name in seconds:
+            seconds[name] += sp_seconds / 4
+
+    if T <= MAX_T_EXPANDED:
+        _, _, y_targets, _ = random_point(args.seed, T, n_x, n_h, n_y, many_to_one=mto)
+        targets = [int(y_targets)] * T if mto else [int(k) for k in y_targets]
+        concrete = reverse_mode(model_symbols(T, n_x, n_h, n_y, targets=targets), many_to_one=mto)
+        structured, _ = full_forms(concrete, one_hot=False)
+        for name in only:
+            _progress(f"diff of the fully expanded loss for {name} (targets {targets})")
+            t0 = time.perf_counter()
+            naive = expanded_full(concrete, names=(name,))[name]
+            residual = (naive - structured[name]).applyfunc(sp.expand)
+            proven_exp[name] = all(e == 0 for e in residual)
+            seconds[name] += time.perf_counter() - t0
+    else:
+        _progress(f"T = {T} > {MAX_T_EXPANDED}: skipping the naive route (diff of the expanded loss)")
+
+    _progress("lambdifying (cse=True) and comparing with rnn_num and finite differences")
+    t0 = time.perf_counter()
+    numeric = NumericBptt(rm)
+
+    def reference(params, x, y, h0):
+        return rnn_num.loss_and_grads(params, x, y, h0, many_to_one=mto)
+
+    seeds = tuple(args.seed + k for k in range(_POINTS))
+    errors = max_errors(numeric, seeds, T, n_x, n_h, n_y, many_to_one=mto, reference=reference)
+    numeric_seconds = time.perf_counter() - t0
+
+    header = f"{'gradient':<9} {'recursion':<10} {'ΣΠ form':<8} {'expanded':<9} {'vs rnn_num':>11} {'vs FD':>9} {'time':>8}"
+    print(f"rnn-derive verify: T={T} n_x={n_x} n_h={n_h} n_y={n_y} seed={args.seed}"
+          + (" many-to-one" if mto else ""))
+    print(header)
+    print("-" * len(header))
+    ok = True
+
+    def mark(value: bool | None) -> str:
+        return "n/a" if value is None else ("yes" if value else "NO")
+
+    for name in only:
+        e_num, e_fd = errors[name]
+        row_ok = (
+            proven_rec[name]
+            and proven_sp[name] is not False
+            and proven_exp[name] is not False
+            and e_num <= RNN_NUM_TOLERANCE
+            and e_fd <= FD_TOLERANCE
+        )
+        ok &= bool(row_ok)
+        total = seconds[name] + numeric_seconds / len(only)
+        print(
+            f"{'∇_' + name:<9} {mark(proven_rec[name]):<10} {mark(proven_sp[name]):<8} "
+            f"{mark(proven_exp[name]):<9} {_fmt(e_num):>11} {_fmt(e_fd):>9} {total:>7.2f}s"
+            + ("" if row_ok else "  <-- disagrees")
+        )
+    print(
+        f"tolerances: rnn_num {RNN_NUM_TOLERANCE:.0e}, finite differences {FD_TOLERANCE:.0e}; "
+        f"{_POINTS} random points; total {time.perf_counter() - began:.2f}s"
+    )
+    print("all agree" if ok else "DISAGREEMENT")
+    return 0 if ok else 1

@@ -1,0 +1,224 @@
+"""Finite-difference gradient checking.
+
+The numeric side evaluates the loss only (`compute_loss`, the forward pass) in float64,
+whatever the dtype of the analytic gradients, so it never shares code with the backward pass
+and float32 gradients are judged against an accurate reference.
+
+Relative error of one entry: |a - n| / max(|a| + |n|, tiny).
+
+The floor `tiny` is what finite differences can resolve at all: rounding in the loss,
+~1e-16·|L|, divided by the step. By default it is DEFAULT_TINY[dtype] · max(1, |L|), so an
+entry much smaller than that (e.g. a gradient of 1e-9 where L ≈ 3) is judged by its
+absolute error, |a - n| ≤ rtol · tiny, instead of by digits that no difference quotient has.
+
+Tolerances (worst entry over all blocks), with the default stencil (sixth-order central
+differences, step 2e-3, on the float64 loss; truncation error ~eps⁶ is then far below the
+rounding floor):
+  float64 gradients: rtol 1e-7, tiny 1e-5·max(1, |L|) (1e-10 … 1e-9 is typical)
+  float32 gradients: rtol 1e-3, tiny 1e-3·max(1, |L|) (float32 rounding of the gradient
+                     itself dominates; 1e-4 is the worst seen over random small problems).
+For ReLU keep pre-activations farther than the step from the kink at 0, or the difference
+quotient straddles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _model
+from . import _validate as v
+
+BLOCKS = ("U", "W", "V", "b", "c", "h0")
+DEFAULT_RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-3}
+DEFAULT_TINY = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 1e-3}  # times max(1, |L|)
+
+
+@dataclass(frozen=True)
+class BlockCheck:
+    """The worst-checked entry (or direction) of one parameter block."""
+
+    name: str
+    index: tuple[int, ...]  # entry index; in mode="random", (direction number,)
+    analytic: float
+    numeric: float
+    rel_error: float
+    n_checked: int
+
+
+@dataclass(frozen=True, eq=False)
+class GradcheckReport:
+    """Per block, the entry with the largest relative error; see `str(report)` for a table."""
+
+    blocks: dict[str, BlockCheck]
+    mode: str
+    eps: float
+    order: int
+    dtype: np.dtype
+    tiny: float
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((b.rel_error for b in self.blocks.values()), default=0.0)
+
+    @property
+    def worst(self) -> BlockCheck:
+        return max(self.blocks.values(), key=lambda b: b.rel_error)
+
+    def passed(self, rtol: float | None = None) -> bool:
+        return self.max_rel_error <= (DEFAULT_RTOL[self.dtype] if rtol is None else rtol)
+
+    def __str__(self) -> str:
+        head = (
+            f"gradcheck ({self.mode}, order {self.order} central differences, eps={self.eps:g}, "
+            f"gradients in {self.dtype}, tiny={self.tiny:g})"
+        )
+        rows = [
+            head,
+            f"{'block':<6} {'worst index':<14} {'analytic':>16} {'numeric':>16} {'rel.err':>10} {'n':>6}",
+        ]
+        for b in self.blocks.values():
+            rows.append(
+                f"{b.name:<6} {str(b.index):<14} {b.analytic:>16.9e} {b.numeric:>16.9e} "
+                f"{b.rel_error:>10.2e} {b.n_checked:>6}"
+            )
+        return "\n".join(rows)
+
+
+def _stencil(order: int) -> tuple[tuple[float, float], ...]:
+    # (k, w): derivative = Σ w (L(θ + k eps d) - L(θ - k eps d)) / eps. Differences of
+    # symmetric pairs first, so a loss that does not move gives exactly 0.
+    if order == 2:
+        return ((1.0, 1 / 2),)
+    if order == 4:
+        return ((1.0, 8 / 12), (2.0, -1 / 12))
+    return ((1.0, 45 / 60), (2.0, -9 / 60), (3.0, 1 / 60))
+
+
+def gradcheck(
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: str = "tanh",
+    head: str = "softmax",
+    many_to_one: bool = False,
+    *,
+    grads: Mapping[str, np.ndarray] | None = None,
+    mode: str = "full",
+    blocks: Sequence[str] = BLOCKS,
+    eps: float = 2e-3,
+    order: int = 6,
+    n_directions: int = 4,
+    seed: int = 0,
+    tiny: float | None = None,
+) -> GradcheckReport:
+    """Compare analytic gradients with central finite differences of the loss.
+
+    tiny: the floor of the relative error's denominator (default: see the module docstring).
+    grads: the analytic gradients to check (keys as in `blocks`); default: rnn_num's own
+    `loss_and_grads` at the same point, which is how the backward pass is tested.
+    mode="full" perturbs every entry; mode="random" checks `n_directions` random directions
+    per block (directional derivative ⟨∇L, d⟩ against the difference quotient along d).
+    """
+    v.check_choice("mode", mode, ("full", "random"))
+    if order not in (2, 4, 6):
+        raise ValueError(f"order={order!r} is unknown; use 2, 4 or 6 (central differences)")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite step; got {eps!r}")
+    unknown = [b for b in blocks if b not in BLOCKS]
+    if unknown:
+        raise ValueError(f"blocks {unknown} unknown; choose from {', '.join(BLOCKS)}")
+    kw = {"activation": activation, "head": head, "many_to_one": many_to_one}
+    fwd = _model.forward(params, x, h0, activation=activation, head=head)
+    dtype = np.dtype(fwd.h.dtype)
+    if grads is None:
+        _, grads = _model.loss_and_grads(params, x, y, h0, **kw)
+    missing = [b for b in blocks if b not in grads]
+    if missing:
+        raise ValueError(f"grads is missing block(s) {', '.join(missing)}")
+
+    # The point, in float64: parameters plus h0 (zeros of the reported shape when None).
+    point = {k: np.array(params[k], dtype=np.float64) for k in v.PARAM_KEYS}
+    point["h0"] = np.array(fwd.h0 if h0 is None else h0, dtype=np.float64)
+    x64 = np.asarray(x, dtype=np.float64)
+    y_num = np.asarray(y)
+    if not np.issubdtype(y_num.dtype, np.integer):
+        y_num = y_num.astype(np.float64)
+    for name in blocks:
+        g = np.asarray(grads[name])
+        if g.shape != point[name].shape:
+            raise ValueError(
+                f"grads['{name}'] has shape {g.shape}; it needs the shape of {name}, {point[name].shape}"
+            )
+
+    def loss_at(pt: dict[str, np.ndarray]) -> float:
+        p = {k: pt[k] for k in v.PARAM_KEYS}
+        return _model.compute_loss(p, x64, y_num, pt["h0"], **kw)
+
+    stencil = _stencil(order)
+    if tiny is None:
+        tiny = DEFAULT_TINY[dtype] * max(1.0, abs(loss_at(point)))
+
+    def directional(name: str, direction: np.ndarray) -> float:
+        base = point[name]
+        total = 0.0
+        for k, w in stencil:
+            point[name] = base + (k * eps) * direction
+            up = loss_at(point)
+            point[name] = base - (k * eps) * direction
+            total += w * (up - loss_at(point))
+        point[name] = base
+        return total / eps
+
+    rng = np.random.default_rng(seed)
+    results: dict[str, BlockCheck] = {}
+    for name in blocks:
+        g = np.asarray(grads[name], dtype=np.float64)
+        base = point[name]
+        worst: BlockCheck | None = None
+        if mode == "full":
+            candidates = ((idx, np.zeros_like(base), g[idx]) for idx in np.ndindex(base.shape))
+            n = base.size
+        else:
+            dirs = [rng.standard_normal(base.shape) for _ in range(n_directions)]
+            candidates = (((i,), d, float(np.sum(g * d))) for i, d in enumerate(dirs))
+            n = n_directions
+        for idx, d, a in candidates:
+            if mode == "full":
+                d[idx] = 1.0
+            num = directional(name, d)
+            rel = abs(a - num) / max(abs(a) + abs(num), tiny)
+            if worst is None or rel > worst.rel_error:
+                worst = BlockCheck(
+                    name, tuple(int(i) for i in idx), float(a), float(num), float(rel), n
+                )
+        if worst is not None:
+            results[name] = worst
+    return GradcheckReport(results, mode, float(eps), order, dtype, float(tiny))
+
+
+def assert_gradients_close(
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: str = "tanh",
+    head: str = "softmax",
+    many_to_one: bool = False,
+    *,
+    rtol: float | None = None,
+    **gradcheck_kwargs: object,
+) -> GradcheckReport:
+    """Run `gradcheck` and raise AssertionError (with the report) if any block exceeds rtol
+    (default 1e-7 for float64 gradients, 1e-3 for float32). Returns the report."""
+    report = gradcheck(params, x, y, h0, activation, head, many_to_one, **gradcheck_kwargs)
+    if not report.passed(rtol):
+        limit = DEFAULT_RTOL[report.dtype] if rtol is None else rtol
+        raise AssertionError(
+            f"gradients differ from finite differences: worst rel. error "
+            f"{report.max_rel_error:.3e} > rtol {limit:g} (block {report.worst.name})\n{report}"
+        )
+    return report
