@@ -166,7 +166,7 @@ def tanh_from_sigmoid() -> Derivation:
             "The two S-shaped activations are one function: $\\tanh x = 2\\sigma(2x) - 1$. "
             "tanh is centred at 0 and has range $(-1, 1)$; $\\sigma$ has range $(0, 1)$. "
             "Seed 002 writes $\\frac{1}{1 + e^{-\\tanh z}} = \\tanh(\\tanh z)$, which is "
-            "false; the relation it reaches for is this one."
+            "false (its left side is $\\sigma(\\tanh z)$); this is the correct relation between the two functions."
         ),
         seeds=[SEED_002, SEED_000],
     )

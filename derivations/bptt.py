@@ -25,11 +25,14 @@ from rnn_sym import (
     Derivation,
     NumericBptt,
     ReverseMode,
+    expanded_loss_gradient,
+    expanded_loss_prover,
+    full_forms,
     model_symbols,
     reverse_mode,
+    slope_atoms,
     textbook,
 )
-from rnn_sym._bptt import _ExpandedFacts, _SlopeAtoms, expanded_loss_gradient, full_forms
 
 SEED_000 = "000_353fc027c1455118.txt"
 SEED_003 = "003_f5a511b607786116.txt"
@@ -173,7 +176,8 @@ def hidden_recursion(t: int) -> Callable[[], Derivation]:
             lhs=rm.grad_h[t],
             start=rm.local_h[t],
             intro=(
-                f"h_{t} feeds o_{t}" + ("" if last else f" and a_{t + 1}")
+                f"h_{t} feeds o_{t}"
+                + ("" if last else f" and a_{t + 1}")
                 + "; the reverse-mode sum over those consumers, computed by SymPy's diff with "
                 "tanh'(a) written as 1 − h² (T = 3, t = " + str(t) + ")."
             ),
@@ -213,22 +217,12 @@ def parameter_gradient(name: str) -> Callable[[], Derivation]:
     return build
 
 
-def _expanded_prover(rm: ReverseMode) -> Callable[[sp.Matrix, sp.Matrix], sp.Matrix]:
-    """Residual of (diff of expanded loss) − (polynomial): put h_t, ŷ_t back, then d = 1 − h²."""
-    facts, atoms = _ExpandedFacts(rm.model), _SlopeAtoms(rm.model)
-
-    def prover(previous: sp.Matrix, current: sp.Matrix) -> sp.Matrix:
-        return previous.applyfunc(lambda e: atoms(facts(e))) - current.applyfunc(atoms)
-
-    return prover
-
-
 def expanded_loss_to_textbook() -> Derivation:
     """∇_W L from SymPy's diff of the fully written-out loss (T = 2) to the textbook form."""
     T, targets = 2, (1, 0)
     rm = reverse_mode(model_symbols(T, N_X, N_H, N_Y, targets=targets))
     expanded = expanded_loss_gradient(rm.model, names=("W",))["W"]
-    atoms = _SlopeAtoms(rm.model)
+    atoms = slope_atoms(rm.model)
     autodiff, text = full_forms(rm, one_hot=False)  # written in d_{t,i} = 1 - h_{t,i}^2
     autodiff_w, text_w = atoms.undo(autodiff["W"]), atoms.undo(text["W"])
     d = Derivation(
@@ -258,7 +252,7 @@ def expanded_loss_to_textbook() -> Derivation:
     d.step(
         autodiff_w,
         "put back h_t = tanh(a_t), ŷ_t = softmax(o_t); equal to reverse mode with adjoints inlined",
-        prover=_expanded_prover(rm),
+        prover=expanded_loss_prover(rm.model),
         display=r"\sum_{t=1}^{2} \nabla_{a_t}L\, h_{t-1}^\top \text{ (reverse mode, adjoints inlined)}",
     )
     d.step(

@@ -66,9 +66,9 @@ ATTACH: dict[str, tuple[str, ...]] = {
     "softmax-jacobian": ("softmax",),
     "softmax-jacobian-matrix": ("softmax",),
     "softmax-cross-entropy-gradient": ("cross_entropy_step", "output_grad_step"),
-    "bptt-hidden-recursion": ("forward_step", "backward_step"),
-    "bptt-recursion": ("forward_step", "backward_step"),
-    "bptt-gradients": ("forward_step", "output_step", "backward_step"),
+    "bptt-expanded-loss": ("forward_step", "output_step", "softmax", "cross_entropy_step"),
+    "bptt-output-adjoint": ("output_grad_step",),
+    "bptt-hidden-recursion": ("backward_step",),
 }
 
 

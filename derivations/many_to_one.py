@@ -21,8 +21,7 @@ from derivations.bptt import (
     doc_model,
 )
 from derivations.unrolled import sigma_pi_latex
-from rnn_sym import Derivation, sigma_pi, textbook
-from rnn_sym._bptt import inline_adjoints
+from rnn_sym import Derivation, inline_adjoints, sigma_pi, textbook
 
 _SUMMED_OUTPUT = {
     "V": r"\nabla_{o_3}L\, h_3^\top",
@@ -76,7 +75,7 @@ def gradient(name: str) -> Callable[[], Derivation]:
             d.step(
                 sigma_pi(rm, name),
                 "unroll the recursion: only t = T survives in the Σ Π form; expand",
-                prover=lambda previous, current: (previous.xreplace(mapping) - current),
+                prover=lambda previous, current: previous.xreplace(mapping) - current,
                 display=sigma_pi_latex(name, m.T, lambda t: rf"\nabla_{{o_{{{t}}}}}L").split(
                     r" \\ &\quad + "
                 )[-1],

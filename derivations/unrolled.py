@@ -18,11 +18,20 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from derivations.bptt import SEED_003, TEXTBOOK_DISPLAY, add_gradient_checks, doc_model
-from rnn_sym import Derivation, ReverseMode, sigma_pi, textbook
-from rnn_sym._bptt import inline_adjoints
+from derivations.bptt import (
+    SEED_003,
+    TEXTBOOK_DISPLAY,
+    add_gradient_checks,
+    doc_model,
+    one_hot_assumption,
+)
+from rnn_sym import Derivation, ReverseMode, inline_adjoints, sigma_pi, textbook
 
-RIGHT_FACTOR = {"W": lambda k: rf"\, h_{{{k - 1}}}^\top", "U": lambda k: rf"\, x_{{{k}}}^\top", "b": lambda k: ""}
+RIGHT_FACTOR = {
+    "W": lambda k: rf"\, h_{{{k - 1}}}^\top",
+    "U": lambda k: rf"\, x_{{{k}}}^\top",
+    "b": lambda k: "",
+}
 LATEX_NAME = {"W": "W", "U": "U", "b": "b"}
 
 
@@ -59,11 +68,13 @@ def unrolled_gradient(name: str) -> Callable[[], Derivation]:
         rm = doc_model()
         m = rm.model
         p = LATEX_NAME[name]
+        one_hot = one_hot_assumption(rm)
         d = Derivation(
             f"unrolled-grad-{name}",
             rf"The unrolled $\Sigma\,\Pi$ form of $\nabla_{{{p}}}L$ (seed 003, eq. 9), T = 3",
             lhs=m.params()[name],
             start=_unrolled_recursion(rm, name),
+            assumptions=[one_hot],  # behind ∇_{o_t}L = ŷ_t − y_t in the last step
             intro=(
                 "J(j) = ∂h_j/∂h_{j−1} = diag(1 − h_j²) W, and ∂h_t/∂h_k = J(t) ⋯ J(k+1) is the "
                 "identity when k = t. Seed 003 writes the product as Π W^⊤(1 − h_{j+1}²) applied "
@@ -87,6 +98,7 @@ def unrolled_gradient(name: str) -> Callable[[], Derivation]:
             sigma_pi(rm, name, grad_o=grad_o),
             "$\\nabla_{o_t}L = \\hat{y}_t - y_t$ (derivation bptt-output-adjoint)",
             rewrite=rewrite,
+            uses=[one_hot],
             display=sigma_pi_latex(name, m.T, lambda t: rf"(\hat{{y}}_{{{t}}} - y_{{{t}}})"),
         )
         add_gradient_checks(d, rm, name)

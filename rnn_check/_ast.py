@@ -133,6 +133,16 @@ class Hadamard(Node):
 
 
 @dataclass(frozen=True)
+class Either(Node):
+    """A chain that mixes ⊙ with matrix products, read two ways: `first` left to right, as
+    written ((a ⊙ b) c), `second` with the products first (a ⊙ (B c)). The evaluator uses
+    the first reading whose shapes conform."""
+
+    first: Node
+    second: Node
+
+
+@dataclass(frozen=True)
 class Div(Node):
     left: Node
     right: Node
@@ -190,6 +200,9 @@ class BigOp(Node):
     lower: Node | None
     upper: Node | None
     body: Node
+    # a product composed the other way (latest index leftmost); only mutations set it, to
+    # name a product written in the wrong order
+    reverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,8 @@ class Answer(Node):
     declared: str | None = None  # "W", "h0", "h_t", ... when written as ∇_W L = …
     declared_time: Node | None = None  # the time of a per-step block: t in ∇_{h_t}L = …
     lhs: Node | None = None  # an identity's left side (∂h_{t+1}/∂h_t = …), else None
+    # ∂L/∂W_{ij} = …: the index letters of the entry the left side names (row, column)
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +262,28 @@ def free_indices(node: Node, bound: frozenset[str] = frozenset()) -> set[str]:
     for child in node.children():
         out |= free_indices(child, bound)
     return out
+
+
+def substitute_index(node: Node, var: str, value: Node) -> Node:
+    """`node` with every free occurrence of the index `var` replaced by `value`."""
+    if isinstance(node, Index):
+        return value if node.name == var else node
+    changes = {}
+    for f in fields(node):
+        if f.name == "src":
+            continue
+        old = getattr(node, f.name)
+        if isinstance(node, BigOp) and node.var == var and f.name == "body":
+            continue  # an inner Σ or Π over the same letter binds it afresh
+        if isinstance(old, Node):
+            new = substitute_index(old, var, value)
+        elif isinstance(old, tuple) and any(isinstance(v, Node) for v in old):
+            new = tuple(substitute_index(v, var, value) if isinstance(v, Node) else v for v in old)
+        else:
+            continue
+        if new is not old:
+            changes[f.name] = new
+    return replace(node, **changes) if changes else node
 
 
 def depth(node: Node) -> int:
@@ -315,7 +352,7 @@ class ShapeError(FormulaError):
 
 def _wrap(node: Node) -> str:
     text = to_latex(node)
-    if isinstance(node, Add | Sub | Neg | Mul | Hadamard | Div | BigOp):
+    if isinstance(node, Add | Sub | Neg | Mul | Hadamard | Div | BigOp | Either):
         return f"\\left({text}\\right)"
     return text
 
@@ -365,6 +402,8 @@ def to_latex(node: Node) -> str:
         return f"{to_latex(node.left)} - {text}"
     if isinstance(node, Neg):
         return f"-{_wrap(node.operand)}"
+    if isinstance(node, Either):
+        return to_latex(node.first)
     if isinstance(node, Mul):
         return f"{_wrap(node.left)} \\, {_wrap(node.right)}"
     if isinstance(node, Hadamard):
@@ -387,6 +426,12 @@ def to_latex(node: Node) -> str:
     if isinstance(node, Indicator):
         op = {"=": "=", "!=": "\\neq", "<=": "\\leq", ">=": "\\geq", "<": "<", ">": ">"}[node.op]
         return f"\\mathbb{{1}}_{{{to_latex(node.left)} {op} {to_latex(node.right)}}}"
+    if isinstance(node, BigOp) and node.reverse:
+        # the other order, in the dialect: ∏_{j=a}^{b} F_{a+b−j}
+        low = node.lower if node.lower is not None else Num(1.0)
+        high = node.upper if node.upper is not None else Length()
+        mirrored = substitute_index(node.body, node.var, Sub(Add(low, high), Index(node.var)))
+        return to_latex(replace(node, lower=low, upper=high, body=mirrored, reverse=False))
     if isinstance(node, BigOp):
         lower = "" if node.lower is None else f"={to_latex(node.lower)}"
         upper = "" if node.upper is None else f"^{{{to_latex(node.upper)}}}"

@@ -424,12 +424,21 @@ class Evaluator:
                 hint = " (for an elementwise product write \\odot or \\mathrm{diag}(…))"
             raise A.ShapeError(
                 f"{_paren(a.src)} is {r1}×{c1} and {_paren(b.src)} is {r2}×{c2}: "
-                f"the product needs {c1} = {r2}{hint}"
+                f"the product needs {c1} = {r2}{hint or _layout_hint(r1, c1, r2, c2)}"
             )
         out = a.data @ b.data
         if out.shape == (1, 1):
             return _scalar(out[0, 0], src)
         return _mat(out, src)
+
+    def v_Either(self, node: A.Either, env) -> Val:
+        try:
+            return self.value(node.first, env)
+        except A.ShapeError as first_error:
+            try:
+                return self.value(node.second, env)
+            except A.ShapeError:
+                raise first_error from None
 
     def v_Hadamard(self, node: A.Hadamard, env) -> Val:
         a, b = self.value(node.left, env), self.value(node.right, env)
@@ -536,7 +545,7 @@ class Evaluator:
         if upper - lower > 1000:
             raise A.FormulaError(f"{node.src}: the range {lower} … {upper} is too long")
         indices = list(range(lower, upper + 1))
-        if node.kind == "prod" and _is_state_jacobian(node.body):
+        if node.kind == "prod" and _is_state_jacobian(node.body) != node.reverse:
             # ∏_{m=k+1}^{t} ∂h_m/∂h_{m−1} is ∂h_t/∂h_k: latest time leftmost (chain rule)
             indices.reverse()
         acc: Val = Val(
@@ -560,8 +569,30 @@ class Evaluator:
         elif component is not None:
             upper = component
         else:
-            upper = self.ctx.T
+            upper = self._entry_count(node.var, node.body, env) or self.ctx.T
         return lower, upper
+
+    def _entry_count(self, var: str, body: A.Node, env) -> int | None:
+        """Size of what `var` indexes in (expr)_var or δ_{t,var} when only the value tells:
+        \\sum_j (y_t)_j runs over y_t's entries, not over the steps."""
+        for found in A.walk(body):
+            if not isinstance(found, A.Component) or isinstance(found.operand, A.Param):
+                continue
+            for position, c in enumerate(found.comp):
+                if not (isinstance(c, A.Index) and c.name == var):
+                    continue
+                if var in A.free_indices(found.operand):
+                    continue
+                try:
+                    value = self.value(found.operand, env)
+                except A.FormulaError:
+                    continue  # its own indices are bound deeper inside: not knowable here
+                if value.kind == "mat":
+                    shape = np.asarray(value.data).shape
+                    if len(found.comp) == 1:
+                        return shape[0] if shape[0] > 1 else shape[1]
+                    return shape[position] if position < len(shape) else None
+        return None
 
     # -- definitions ---------------------------------------------------------------------
     def v_DefRef(self, node: A.DefRef, env) -> Val:
@@ -598,11 +629,37 @@ class Evaluator:
             inner = dict(self.base_env)
             if chosen.param is not None:
                 inner[chosen.param] = arg
-            result = self.value(chosen.body, inner)
+            try:
+                result = self.value(chosen.body, inner)
+            except A.ShapeError:
+                raise
+            except A.FormulaError as error:
+                past_end = arg is not None and not 1 <= arg <= self.ctx.T
+                if chosen.fixed is None and past_end and not getattr(error, "base_case", False):
+                    # δ_t = … + Wᵀ δ_{t+1} without δ_{T+1} = 0: say what is missing
+                    hint = A.FormulaError(
+                        f"{chosen.name}_{{{arg}}} is past the end of the sequence (T = "
+                        f"{self.ctx.T}) and no base case gives it, so its general definition "
+                        f"was used and failed ({error}): add one, as in "
+                        f"{chosen.name}_{{T+1}} = 0"
+                    )
+                    hint.base_case = True
+                    raise hint from None
+                raise
         finally:
             self._active.discard(key)
         self._memo[key] = result
         return result
+
+
+def _layout_hint(r1: int, c1: int, r2: int, c2: int) -> str:
+    """A column vector times a matrix is the chain rule written with row vectors."""
+    if c1 == 1 and r1 == r2 and c2 > 1:
+        return (
+            " (gradients are columns here, in denominator layout: the row-vector chain rule "
+            "g J becomes Jᵀ g, as in (∂h_{t+1}/∂h_t)ᵀ ∇_{h_{t+1}}L)"
+        )
+    return ""
 
 
 def _is_state_jacobian(body: A.Node) -> bool:

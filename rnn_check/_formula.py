@@ -67,6 +67,8 @@ def _title(block: str) -> str:
 
 def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
     """(block, time): ('W', None), ('h0', None), ('h_t', Index t), ('h_t', T) ..."""
+    if not isinstance(wrt, str):
+        raise A.FormulaError(f"wrt must be a string such as 'W' or 'h_t', not {wrt!r}")
     text = wrt.strip()
     if text in ("h0", "h_0", "h(0)"):
         return "h0", None
@@ -195,7 +197,15 @@ def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
             f"{_title(block)} is a matrix: a formula for one entry needs two free indices "
             f"(rows, columns), found only {', '.join(sorted(free))}"
         )
-    order = tuple(sorted(free)) if free != {"i", "j"} else ("i", "j")
+    if answer.components and free and set(answer.components) != free:
+        raise A.FormulaError(
+            f"the left side names the entry ({', '.join(answer.components)}) but the free "
+            f"indices of the right side are {', '.join(sorted(free))}: use the same letters"
+        )
+    if answer.components and set(answer.components) == free:
+        order = answer.components  # ∂L/∂W_{ji} = …: the left side says which is the row
+    else:
+        order = tuple(sorted(free)) if free != {"i", "j"} else ("i", "j")
     return _Target(block, time_var, order, fixed_time)
 
 
@@ -361,7 +371,10 @@ def _check_formula(
             verdict = _ill_formed(error, case)
             if not diagnose:
                 return verdict
-            return _with_shape_diagnosis(verdict, program, answer, target)
+            # the right gradient of another block is diagnosis enough to skip pairs of rules
+            other = _other_block(program, answer, target, table)
+            verdict = _with_shape_diagnosis(verdict, program, answer, target, pairs=not other)
+            return _add_diagnosis(verdict, (other,)) if other else verdict
         except A.FormulaError as error:
             return _ill_formed(error, case)
 
@@ -392,7 +405,9 @@ def _check_formula(
     counterexample = Counterexample(T, n_x, n_h, n_y, seed, None, block, index, expected, got)
     diagnosis: tuple[str, ...] = ()
     if diagnose:
-        diagnosis = _diagnose(block, target, actual)
+        other = _other_block(program, answer, target, table)
+        diagnosis = _diagnose(block, target, actual, pairs=not other)
+        diagnosis += (other,) if other else ()
     extra["diagnosis_rules"] = list(diagnosis)
     where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
     summary = (
@@ -454,7 +469,7 @@ SQUARE_CASES: tuple[tuple[int, int, int, int, int], ...] = ((3, 3, 3, 3, 21), (4
 
 
 def _with_shape_diagnosis(
-    verdict: Verdict, program: A.Program, answer: A.Answer, target: _Target
+    verdict: Verdict, program: A.Program, answer: A.Answer, target: _Target, pairs: bool = True
 ) -> Verdict:
     """Add the recognised mistake to a shape error, from cases where all sizes are equal."""
     if target.block not in REFERENCES:
@@ -462,7 +477,7 @@ def _with_shape_diagnosis(
     values = _values(program, answer, target, SQUARE_CASES)
     if values is None:
         return verdict
-    diagnosis = _diagnose(target.block, target, values, SQUARE_CASES)
+    diagnosis = _diagnose(target.block, target, values, SQUARE_CASES, pairs=pairs)
     if not diagnosis:
         return verdict
     return dataclasses.replace(
@@ -471,6 +486,51 @@ def _with_shape_diagnosis(
         diagnosis=diagnosis,
         extra=verdict.extra | {"diagnosis_rules": list(diagnosis)},
     )
+
+
+def _add_diagnosis(verdict: Verdict, more: tuple[str, ...]) -> Verdict:
+    """The verdict with `more` recognised mistakes after those it already names."""
+    joiner = "; " if verdict.diagnosis else "; looks like: "
+    diagnosis = verdict.diagnosis + more
+    return dataclasses.replace(
+        verdict,
+        summary=verdict.summary + joiner + "; ".join(more),
+        diagnosis=diagnosis,
+        extra=verdict.extra | {"diagnosis_rules": list(diagnosis)},
+    )
+
+
+# the whole-model blocks a formula may be the gradient of by mistake
+_WHOLE_BLOCKS = ("U", "W", "V", "b", "c", "h0")
+
+
+def _other_block(
+    program: A.Program, answer: A.Answer, target: _Target, table: Notation
+) -> str | None:
+    """'the gradient of another block (∇_V L, V in this notation)' if the formula is exactly
+    the correct gradient of another block: the right answer to a different question."""
+    if target.block not in _WHOLE_BLOCKS or target.fixed_time is not None:
+        return None
+    for other in _WHOLE_BLOCKS:
+        if other == target.block:
+            continue
+        try:
+            other_target = _target(answer, other, None)
+        except A.FormulaError:
+            continue
+        values = _values(program, answer, other_target, BATTERY)
+        if values is None:
+            continue
+        truths = [_truth(other_target, _context(c)) for c in BATTERY]
+        if all(v.shape == t.shape for v, t in zip(values, truths, strict=True)) and all(
+            _rel_error(v, t) <= TOLERANCE for v, t in zip(values, truths, strict=True)
+        ):
+            letters = [name for name, canonical in table.params.items() if canonical == other]
+            said = letters[0] if letters and table.key != "canonical" else other
+            if said != other:
+                return f"the gradient of another block: {_title(other)} ({said} in this notation)"
+            return f"the gradient of another block: {_title(other)}"
+    return None
 
 
 def _mutant_target(answer: A.Answer, target: _Target) -> _Target | None:
@@ -487,6 +547,7 @@ def _diagnose(
     target: _Target,
     actual: list[np.ndarray],
     cases: tuple[tuple[int, int, int, int, int], ...] = BATTERY,
+    pairs: bool = True,
 ) -> tuple[str, ...]:
     """Rules (or pairs of rules) whose mutated reference reproduces the user's numbers."""
     screen_index = _FILTER_CASE if len(cases) > _FILTER_CASE else len(cases) - 1
@@ -508,7 +569,7 @@ def _diagnose(
             if full is not None and _same(full, actual) and not _same(full, truth):
                 if name not in found:
                     found.append(name)
-    if found:
+    if found or not pairs:
         return tuple(found)
     budget = MAX_PAIR_EVALUATIONS
     for first_name, program, first_answer, _ in singles:
@@ -663,7 +724,7 @@ def _identity_reference(lhs: A.Node) -> A.Node | None:
     """The correct right side for the Jacobians the notes write out, in the lhs's indices."""
     if not isinstance(lhs, A.Jacobian):
         return None
-    n, d = A.to_latex(lhs.num_time), A.to_latex(lhs.den_time)
+    n = A.to_latex(lhs.num_time)
     if (lhs.num, lhs.den) == ("h", "h") and not lhs.comp and lhs.num_time == _shifted(lhs.den_time):
         text = rf"\mathrm{{diag}}(1-h_{{{n}}}^2) W"
     elif (lhs.num, lhs.den) == ("yhat", "o") and lhs.num_time == lhs.den_time:
@@ -674,9 +735,15 @@ def _identity_reference(lhs: A.Node) -> A.Node | None:
             text = rf"\mathrm{{diag}}(\hat y_{{{n}}}) - \hat y_{{{n}}} \hat y_{{{n}}}^\top"
         else:
             return None
+    elif (lhs.num, lhs.den) == ("h", "h") and not lhs.comp:
+        # ∂h_t/∂h_k = J_t … J_{k+1}: written out, so that a product in the other order,
+        # a W where Wᵀ belongs or a tanh' at the wrong step can be named
+        d = A.to_latex(lhs.den_time)
+        text = rf"\prod_{{m={d}+1}}^{{{n}}} \left(\mathrm{{diag}}(1-h_m^2) W\right)"
+        body = parse_formula(text).answers[0].body
+        return dataclasses.replace(body, reverse=True) if isinstance(body, A.BigOp) else None
     else:
         return None
-    del d
     return parse_formula(text).answers[0].body
 
 

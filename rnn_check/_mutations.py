@@ -9,6 +9,7 @@ user input: a new rule is one more line in `RULES`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,19 +17,24 @@ from rnn_check import _ast as A
 
 # The correct formulas of each block, in the canonical dialect (NOTATION.md). The first one
 # is the primary (recursive) form; the others are equivalent forms whose mutations cover
-# mistakes the primary form cannot show (unrolled Σ Π, the softmax Jacobian by components).
+# mistakes the primary form cannot show (unrolled Σ Π, with ∂h_t/∂h_k and with the product
+# of its factors written out, so that a W or an order inside the product can be named; the
+# softmax Jacobian by components).
 REFERENCES: dict[str, tuple[str, ...]] = {
     "W": (
         r"\sum_{t=1}^{T} \mathrm{diag}(1-h_t^2) \nabla_{h_t} L \, h_{t-1}^\top",
         r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \left(\frac{\partial h_t}{\partial h_k}\right)^\top V^\top (\hat{y}_t - y_t) \, h_{k-1}^\top",
+        r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \prod_{j=k+1}^{t} \left(W^\top \mathrm{diag}(1-h_j^2)\right) V^\top (\hat{y}_t - y_t) \, h_{k-1}^\top",
     ),
     "U": (
         r"\sum_{t=1}^{T} \mathrm{diag}(1-h_t^2) \nabla_{h_t} L \, x_t^\top",
         r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \left(\frac{\partial h_t}{\partial h_k}\right)^\top V^\top (\hat{y}_t - y_t) \, x_k^\top",
+        r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \prod_{j=k+1}^{t} \left(W^\top \mathrm{diag}(1-h_j^2)\right) V^\top (\hat{y}_t - y_t) \, x_k^\top",
     ),
     "b": (
         r"\sum_{t=1}^{T} \mathrm{diag}(1-h_t^2) \nabla_{h_t} L",
         r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \left(\frac{\partial h_t}{\partial h_k}\right)^\top V^\top (\hat{y}_t - y_t)",
+        r"\sum_{t=1}^{T} \sum_{k=1}^{t} \mathrm{diag}(1-h_k^2) \prod_{j=k+1}^{t} \left(W^\top \mathrm{diag}(1-h_j^2)\right) V^\top (\hat{y}_t - y_t)",
     ),
     "V": (r"\sum_{t=1}^{T} (\hat{y}_t - y_t) \, h_t^\top",),
     "c": (r"\sum_{t=1}^{T} (\hat{y}_t - y_t)",),
@@ -39,6 +45,7 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "h_t": (
         r"W^\top \mathrm{diag}(1-h_{t+1}^2) \nabla_{h_{t+1}} L + V^\top (\hat{y}_t - y_t)",
         r"\sum_{s=t}^{T} \left(\frac{\partial h_s}{\partial h_t}\right)^\top V^\top (\hat{y}_s - y_s)",
+        r"\sum_{s=t}^{T} \prod_{j=t+1}^{s} \left(W^\top \mathrm{diag}(1-h_j^2)\right) V^\top (\hat{y}_s - y_s)",
     ),
     "o_t": (
         r"\hat{y}_t - y_t",
@@ -92,6 +99,10 @@ def _h_at(node: A.Node, offset: int) -> bool:
     )
 
 
+def _is_state(node: A.Node) -> bool:
+    return isinstance(node, A.Quantity) and node.name == "h" and not node.comp
+
+
 def _retime(node: A.Quantity, by: int, name: str | None = None) -> A.Quantity:
     return A.Quantity(name or node.name, _shift(node.time, by), node.comp)
 
@@ -116,6 +127,32 @@ def _drop_factor(node: A.Node) -> list[A.Node]:
         if _is_tanh_derivative(node.right):
             out.append(node.left)
     return out
+
+
+def _is_total_state_gradient(node: A.Node) -> bool:
+    return isinstance(node, A.Grad) and node.quantity == "h" and node.step is None and not node.comp
+
+
+def _local_term(node: A.Grad) -> list[A.Node]:
+    """∇_{h_t}L → ∇_{h_t}L_t = Vᵀ(ŷ_t − y_t): the path through h_{t+1} forgotten."""
+    return [A.Grad("h", node.time, node.time)]
+
+
+def _mentions_next_state(node: A.Node) -> bool:
+    return any(
+        isinstance(n, A.Grad | A.Jacobian | A.DefRef) or (isinstance(n, A.Param) and n.name == "W")
+        for n in A.walk(node)
+    )
+
+
+def _drop_recursion(node: A.Add) -> list[A.Node]:
+    """Wᵀ D ∇_{h_{t+1}}L + Vᵀ(ŷ_t − y_t) → Vᵀ(ŷ_t − y_t)."""
+    left, right = _mentions_next_state(node.left), _mentions_next_state(node.right)
+    if left and not right:
+        return [node.right]
+    if right and not left:
+        return [node.left]
+    return []
 
 
 def _one(node: A.Node) -> list[A.Node]:
@@ -147,9 +184,14 @@ RULES: tuple[Rule, ...] = (
     Rule("transpose missing", lambda n, p: isinstance(n, A.Transpose), lambda n: [n.operand]),
     Rule("transpose extra", lambda n, p: _is_leaf_value(n, p) or p is None, lambda n: [A.Transpose(n)]),
     Rule("tanh' taken at h_t instead of h_{t+1}", lambda n, p: isinstance(n, A.Quantity) and n.name == "h" and isinstance(p, A.Square), lambda n: [_retime(n, -1)]),
+    Rule("tanh' taken one step late (at h_{t+1} instead of h_t)", lambda n, p: isinstance(n, A.Quantity) and n.name == "h" and isinstance(p, A.Square), lambda n: [_retime(n, +1)]),
     Rule("sum bound off by one", lambda n, p: isinstance(n, A.BigOp), _bound_variants),
+    Rule("product of Jacobians in the wrong order", lambda n, p: isinstance(n, A.BigOp) and n.kind == "prod", lambda n: [dataclasses.replace(n, reverse=not n.reverse)]),
     Rule("missing diag(1 − h²) factor", lambda n, p: isinstance(n, A.Mul | A.Hadamard), _drop_factor),
     Rule("h_k where h_{k−1} belongs", lambda n, p: _h_at(n, -1), lambda n: [_retime(n, +1)]),
+    Rule("h_{k−1} where h_k belongs", lambda n, p: _is_state(n) and not _h_at(n, -1) and isinstance(p, A.Transpose), lambda n: [_retime(n, -1)]),
+    Rule("missing recursion term (only the loss at the same step)", lambda n, p: _is_total_state_gradient(n), _local_term),
+    Rule("missing recursion term (only the loss at the same step)", lambda n, p: isinstance(n, A.Add), _drop_recursion),
     Rule("x and h swapped", lambda n, p: isinstance(n, A.Quantity) and n.name == "x", lambda n: [_retime(n, -1, "h")]),
     Rule("x and h swapped", lambda n, p: _h_at(n, -1) and isinstance(p, A.Transpose), lambda n: [_retime(n, +1, "x")]),
     Rule("factor 1/T (averaging instead of summing)", lambda n, p: p is None, lambda n: [A.Div(n, A.Length())]),

@@ -124,7 +124,7 @@ NOTATIONS: dict[str, Notation] = {
 
 def get_notation(key: str) -> Notation:
     """The table for `key` ("canonical" or a seed number such as "003")."""
-    if key in NOTATIONS:
+    if isinstance(key, str) and key in NOTATIONS:
         return NOTATIONS[key]
     raise ValueError(
         f"unknown notation {key!r}; choose one of {', '.join(NOTATIONS)} "

@@ -74,6 +74,46 @@ def _bracket_depth(text: str) -> int:
     return best
 
 
+# Unicode that people paste from notes, as the LaTeX the grammar reads (a space after a
+# command keeps it from running into the next letter).
+_UNICODE = {
+    "∑": "\\sum ",
+    "∏": "\\prod ",
+    "⊙": "\\odot ",
+    "∘": "\\circ ",
+    "⊗": "\\otimes ",
+    "·": "\\cdot ",
+    "⋅": "\\cdot ",
+    "×": "\\times ",
+    "ᵀ": "^\\top ",
+    "⊤": "\\top ",
+    "∇": "\\nabla ",
+    "∂": "\\partial ",
+    "−": "-",
+    "–": "-",
+    "ŷ": "\\hat{y}",
+    "δ": "\\delta ",
+    "Ω": "\\Omega ",
+    "θ": "\\theta ",
+    "σ": "\\sigma ",
+    "τ": "\\tau ",
+    "²": "^2",
+    "′": "'",
+    "’": "'",
+    "⟨": "<",
+    "⟩": ">",
+    "…": "...",
+    "ₜ": "_t",
+    **{chr(0x2080 + d): f"_{d}" for d in range(10)},
+}
+_UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
+
+
+def normalize(text: str) -> str:
+    """Replace the Unicode symbols of pasted notes by their LaTeX commands."""
+    return _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
+
+
 def parse_tree(text: str) -> lark.Tree:
     """The raw lark tree of `text`, or a ParseError."""
     if not isinstance(text, str):
@@ -126,6 +166,22 @@ def parse_tree(text: str) -> lark.Tree:
                 text,
                 len(text),
             ) from None
+        if text[:pos].rstrip().endswith("\\partial"):
+            raise ParseError(
+                "\\partial^+ (the immediate derivative, ∂⁺h_k/∂W) is a three-index tensor, which "
+                "this dialect does not represent: write the gradient through ∇_{h_t}L, e.g. "
+                "\\sum_t \\mathrm{diag}(1-h_t^2)\\nabla_{h_t}L\\,h_{t-1}^\\top",
+                text,
+                pos,
+            ) from None
+        if error.token.type in ("LT", "GT", "RELOP"):
+            raise ParseError(
+                f"unexpected {str(error.token)!r}: a condition such as t < T cannot be checked; "
+                "drop it (the formula is checked at every step t = 1 … T, with h_{T+1}, a_{T+1} "
+                "and ∇_{h_{T+1}}L zero)",
+                text,
+                pos,
+            ) from None
         raise ParseError(f"unexpected {str(error.token)!r}", text, pos) from None
     except lark.exceptions.LarkError as error:  # pragma: no cover - any other lark failure
         raise ParseError(f"cannot parse the formula ({type(error).__name__})", text) from None
@@ -156,6 +212,8 @@ class _Builder:
         self.text = text
         self.notation = notation
         self.defs = definition_names
+        # ids of the nodes written in brackets: a big operator's scope never splits them
+        self.grouped: set[int] = set()
 
     # -- helpers -------------------------------------------------------------------------
     def src(self, tree) -> str:
@@ -204,7 +262,10 @@ class _Builder:
             declared = self.declared_gradient(lhs)
             if declared is not None:
                 block, time = declared
-                answers.append(A.Answer(self.expr(rhs), block, time, src=self.src(stmt)))
+                entry = self.declared_entry(lhs)
+                answers.append(
+                    A.Answer(self.expr(rhs), block, time, components=entry, src=self.src(stmt))
+                )
                 continue
             if self.is_model_quantity(lhs) or (
                 isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div", "group", "scripted")
@@ -282,6 +343,31 @@ class _Builder:
         found = block_of(self.expr(_unwrap_scriptlist(target)))
         return None if found is None else found
 
+    def declared_entry(self, lhs) -> tuple[str, ...]:
+        """('i', 'j') for ∂L/∂W_{ij} or (∇_W L)_{ij} on the left; () for a whole block."""
+        if isinstance(lhs, lark.Tree) and lhs.data == "group":
+            return self.declared_entry(lhs.children[0])
+        target = None
+        if isinstance(lhs, lark.Tree) and lhs.data == "scripted" and lhs.children[1].data == "sub":
+            items = _scriptlist_items(lhs.children[1].children[0])
+            if len(items) == 1 and isinstance(items[0], lark.Tree) and items[0].data == "mul":
+                items = list(items[0].children)
+            letters = [self.index_expr(item) for item in items]
+            return _index_letters(letters)
+        if isinstance(lhs, lark.Tree) and lhs.data == "nabla":
+            subs = [c for c in lhs.children if isinstance(c, lark.Tree) and c.data == "sub"]
+            target = subs[0].children[0] if subs else None
+        elif isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div"):
+            den = lhs.children[-1]
+            if isinstance(den, lark.Tree) and den.data == "partial":
+                target = den.children[0]
+        if target is None:
+            return ()
+        node = self.expr(_unwrap_scriptlist(target))
+        if isinstance(node, A.Component) and isinstance(node.operand, A.Param):
+            return _index_letters(list(node.comp))
+        return ()
+
     def definition_lhs(self, lhs) -> tuple[str, str | None, A.Node | None]:
         atom = self.atom_of(lhs)
         if atom is None:
@@ -291,7 +377,12 @@ class _Builder:
             return name, None, None
         items = _scriptlist_items(sub)
         if len(items) != 1:
-            raise self.fail("a definition takes at most one index, as in \\delta_t", lhs)
+            raise self.fail(
+                "a definition takes at most one index, as in \\delta_t: define the vector "
+                "(\\delta_t = (1-h_t^2) \\odot \\nabla_{h_t}L) and use its entries as "
+                "\\delta_{t,i}",
+                lhs,
+            )
         item = items[0]
         if isinstance(item, lark.Token) or (
             isinstance(item, lark.Tree) and item.data == "name" and len(item.children) == 1
@@ -305,8 +396,12 @@ class _Builder:
         """Name of a defined symbol (base plus superscripts) and its subscript, if any."""
         key = atom.base
         sub = None
+        has_sub = any(kind == "sub" for kind, _ in atom.ops)
         for kind, arg in atom.ops:
-            if kind == "sup":
+            split = _split_time_sup(arg) if kind == "sup" and not has_sub else None
+            if split is not None and not split[1] and sub is None:
+                sub = split[0]  # \delta^{(t)}: the step written above, as Goodfellow does
+            elif kind == "sup":
                 key += "^{" + "".join(self.src(arg).split()).strip("{}") + "}"
             elif kind == "sub" and sub is None:
                 sub = arg
@@ -365,8 +460,6 @@ class _Builder:
             inner_atom = self.atom_of(inner)
             if inner_atom is None:
                 return None
-            if str(tree.children[0]) == "\\mathcal" and inner_atom.base == "S":
-                inner_atom.base = "S"
             return _Atom(inner_atom.base, inner_atom.ops + ops, tree, deco=True)
         return None
 
@@ -398,6 +491,10 @@ class _Builder:
             except ParseError:
                 key = None
         if key is not None and key in self.defs:
+            items = [] if _sub is None else _scriptlist_items(_sub)
+            if len(items) == 2:  # \delta_{t,i}: component i of the vector \delta_t
+                step = A.DefRef(key, self.index_expr(items[0]), src=src)
+                return A.Component(step, (self.index_expr(items[1]),), src=src)
             arg = None if _sub is None else self.index_expr(_unwrap_scriptlist(_sub))
             return A.DefRef(key, arg, src=src)
         if base in self.defs:
@@ -507,21 +604,28 @@ class _Builder:
         time = None
         comp: tuple = ()
         rest = []
+        single = False  # the time so far is one subscript, which may yet be the component
         for kind, arg in ops:
             if kind == "sub" and time is None and not comp:
                 items = _scriptlist_items(arg)
                 if len(items) == 2:
                     time, comp = self.index_expr(items[0]), (self.index_expr(items[1]),)
                 elif len(items) == 1:
-                    time = self.index_expr(items[0])
+                    time, single = self.index_expr(items[0]), True
                 else:
                     raise self.fail(f"{self.src(atom.tree)}: too many indices", atom.tree)
             elif kind == "call" and (time is None or not comp):
                 if time is not None:  # o_i(t): the subscript was the component
-                    comp = (time,)
+                    comp, single = (time,), False
                 time = self.index_expr(arg)
-            elif kind == "sup" and time is None and _is_time_sup(arg):
-                time = self.index_expr(_time_sup_inner(arg))
+            elif kind == "sup" and _split_time_sup(arg) is not None and (time is None or single):
+                # h^{(t)}, a^{<t>}; Goodfellow's h^{(t-1)\top} carries a transpose inside;
+                # \hat y_i^{(t)} has its component below and its time above
+                inner, after = _split_time_sup(arg)
+                if time is not None:
+                    comp, single = (time,), False
+                time = self.index_expr(inner)
+                rest.extend(after)
             else:
                 rest.append((kind, arg))
         return time, comp, rest
@@ -544,9 +648,7 @@ class _Builder:
 
     def superscript(self, node: A.Node, arg, src: str) -> A.Node:
         inner = _unwrap_scriptlist(arg)
-        if isinstance(inner, lark.Tree) and inner.data == "top":
-            return A.Transpose(node, src=src)
-        if isinstance(inner, lark.Tree) and inner.data == "name" and str(inner.children[0]) == "T":
+        if _is_transpose_mark(inner):  # ^\top, ^T, ^{\mathsf{T}}
             return A.Transpose(node, src=src)
         if (
             isinstance(inner, lark.Tree)
@@ -586,7 +688,9 @@ class _Builder:
             return self.expr(items[0], index_mode)
         if data == "group":
             inner = self.expr(tree.children[0], index_mode)
-            return dataclasses.replace(inner, src=src) if src else inner
+            node = dataclasses.replace(inner, src=src) if src else inner
+            self.grouped.add(id(node))
+            return node
         if data == "add":
             return A.Add(
                 self.expr(tree.children[0], index_mode),
@@ -629,7 +733,9 @@ class _Builder:
             )
         if data == "top":
             raise self.fail("\\top belongs in a superscript: W^\\top", tree)
-        if data in ("relation", "angle"):
+        if data == "iverson":  # [i = y_t]: Iverson's bracket, 1 when the relation holds
+            return self.indicator(tree)
+        if data in ("relation", "relation2", "angle", "angle_mark"):
             raise self.fail(
                 "a relation (=, <, ≤) is only allowed in a subscript such as \\mathbb{1}_{i=y_t}",
                 tree,
@@ -682,6 +788,17 @@ class _Builder:
                 _, num, den = factor
                 merged.append((op, self.derivative(num.children[0], den.children[0], num)))
                 continue
+            if (
+                merged
+                and op == "juxt"
+                and isinstance(factor, lark.Tree)
+                and factor.data == "iverson"
+                and isinstance(merged[-1][1], _Atom)
+                and merged[-1][1].base == "1"
+                and not merged[-1][1].ops
+            ):  # \mathbb{1}[i = y_t], \mathbb{1}(i = y_t): the indicator, as a bracket
+                merged[-1] = (merged[-1][0], self.indicator(factor))
+                continue
             if merged and op == "juxt" and self.is_time_call(merged[-1][1], factor):
                 prev_op, prev = merged[-1]
                 group, post_ops = _split_group(factor)
@@ -694,7 +811,7 @@ class _Builder:
                     merged.append((op, atom))
                     continue
             merged.append((op, factor))
-        node = None
+        values: list[tuple[str, A.Node]] = []
         for op, factor in merged:
             if isinstance(factor, A.Node):
                 value = factor
@@ -702,19 +819,24 @@ class _Builder:
                 value = self.resolve_atom(factor, index_mode)
             else:
                 value = self.expr(factor, index_mode)
-            if node is None:
-                node = value
-                continue
-            src = (node.src + " " + value.src).strip()
-            if op == "/":
-                node = A.Div(node, value, src=src)
-            elif op == "\\otimes":  # u ⊗ v: the outer product u vᵀ
-                node = A.Mul(node, A.Transpose(value, src=value.src), src=src)
-            elif op in ("\\odot", "\\circ"):
-                node = A.Hadamard(node, value, src=src)
-            else:
-                node = A.Mul(node, value, src=src)
-        return node
+            values.append((op, value))
+        as_written = _combine(values)
+        hadamard = [i for i, (op, _) in enumerate(values) if op in _HADAMARD and i > 0]
+        products = [i for i, (op, _) in enumerate(values) if op in _PRODUCT and i > 0]
+        if not hadamard or not products:
+            return as_written
+        # (1-h_t^2) \odot W^T \delta_{t+1}: notes mean the product first; which reading is
+        # meant shows in the shapes, so the evaluator takes the first that conforms
+        segments: list[tuple[str, A.Node]] = []
+        start = 0
+        for cut in [*hadamard, len(values)]:
+            part = [("juxt", values[start][1])] + values[start + 1 : cut]
+            segments.append((values[start][0], _combine(part)))
+            start = cut
+        products_first = _combine(segments)
+        if products_first == as_written:
+            return as_written
+        return A.Either(as_written, products_first, src=as_written.src)
 
     def is_time_call(self, previous, factor) -> bool:
         if not isinstance(previous, _Atom):
@@ -785,17 +907,16 @@ class _Builder:
         kind = "sum" if str(tree.children[0]) == "\\sum" else "prod"
         scripts = [c for c in tree.children[1:-1]]
         body_tree = tree.children[-1]
-        variables: list[tuple[str, A.Node | None]] = []
+        variables: list[tuple[str, A.Node | None, A.Node | None]] = []
         upper = None
         for script in scripts:
             items = _scriptlist_items(script.children[0])
             if script.data == "sub":
                 for item in items:
-                    if isinstance(item, lark.Tree) and item.data == "relation":
-                        left, _op, right = item.children
-                        variables.append((self.bound_var(left), self.index_expr(right)))
+                    if isinstance(item, lark.Tree) and item.data in ("relation", "relation2"):
+                        variables.append(self.bound_relation(item))
                     else:
-                        variables.append((self.bound_var(item), None))
+                        variables.append((self.bound_var(item), None, None))
             else:
                 if len(items) != 1:
                     raise self.fail("one upper bound, please", script)
@@ -811,20 +932,24 @@ class _Builder:
         # The operator covers the factors up to the last one that mentions its index:
         # \prod_j (W^T D_j) V^T g is (\prod_j W^T D_j) V^T g. For a sum this changes
         # nothing (linearity); for a product it is how the notes mean it.
-        factors = _spine(body)
-        names = {var for var, _ in variables}
+        factors = _spine(body, self.grouped)
+        names = {var for var, _, _ in variables}
         last = max(
             (i for i, f in enumerate(factors) if A.free_indices(f) & names),
             default=len(factors) - 1,
         )
+        # ∏_j diag(1-h_j^2) W is a product of Jacobians: a W (or Wᵀ) right after the last
+        # indexed factor belongs to each factor, not to the result
+        while kind == "prod" and last + 1 < len(factors) and _is_recurrent(factors[last + 1]):
+            last += 1
         covered, rest = factors[: last + 1], factors[last + 1 :]
         body = covered[0]
         for f in covered[1:]:
             body = A.Mul(body, f, src=(body.src + " " + f.src).strip())
         head = self.src_between(tree, body_tree)
         src = (head + " " + " ".join(f.src for f in covered)).strip() if rest else self.src(tree)
-        for var, lower in reversed(variables):
-            bound = upper if len(variables) == 1 else None
+        for var, lower, below in reversed(variables):
+            bound = below if below is not None else upper if len(variables) == 1 else None
             body = A.BigOp(kind, var, lower, bound, body, src=src)
         for f in rest:
             body = A.Mul(body, f, src=(body.src + " " + f.src).strip())
@@ -835,6 +960,54 @@ class _Builder:
         if start is None or end is None:
             return ""
         return " ".join(self.text[start:end].split())
+
+    def bound_relation(self, item) -> tuple[str, A.Node | None, A.Node | None]:
+        """(var, lower, upper) of a range written as a relation under Σ or Π.
+
+        k=1 is a lower bound; k \\le t, k < t an upper one; k \\ge t, k > t a lower one;
+        1 \\le k \\le t both. A missing bound is the natural one (1, or T / the size).
+        """
+        if item.data == "relation2":  # 1 \le k \le t or t \ge k \ge 1
+            low, op1, middle, op2, high = item.children
+            if str(op1) in _UPPER_OPS and str(op2) in _UPPER_OPS:
+                var = self.bound_var(middle)
+                lower = self.index_expr(low)
+                if str(op1) == "<":
+                    lower = A.Add(lower, A.Num(1.0), src=self.src(low))
+                upper = self.index_expr(high)
+                if str(op2) == "<":
+                    upper = A.Sub(upper, A.Num(1.0), src=self.src(high))
+                return var, lower, upper
+            if str(op1) in _LOWER_OPS and str(op2) in _LOWER_OPS:
+                var = self.bound_var(middle)
+                upper = self.index_expr(low)
+                if str(op1) == ">":
+                    upper = A.Sub(upper, A.Num(1.0), src=self.src(low))
+                lower = self.index_expr(high)
+                if str(op2) == ">":
+                    lower = A.Add(lower, A.Num(1.0), src=self.src(high))
+                return var, lower, upper
+            raise self.fail(
+                "a range under \\sum or \\prod runs one way, as in 1 \\le k \\le t", item
+            )
+        left, op, right = item.children
+        var = self.bound_var(left)
+        bound = self.index_expr(right)
+        op = str(op)
+        if op == "=":
+            return var, bound, None
+        if op in ("\\le", "\\leq"):
+            return var, None, bound
+        if op == "<":
+            return var, None, A.Sub(bound, A.Num(1.0), src=self.src(right))
+        if op in ("\\ge", "\\geq"):
+            return var, bound, None
+        if op == ">":
+            return var, A.Add(bound, A.Num(1.0), src=self.src(right)), None
+        raise self.fail(
+            f"{self.src(item)} is not a range: write k=1 with an upper bound, k \\le t or k \\ge t",
+            item,
+        )
 
     def bound_var(self, tree) -> str:
         atom = self.atom_of(tree) if isinstance(tree, lark.Tree) else None
@@ -933,6 +1106,10 @@ class _Builder:
         return self.apply_ops(node, rest, _Atom("", rest, tree)) if rest else node
 
 
+_UPPER_OPS = ("\\le", "\\leq", "<")
+_LOWER_OPS = ("\\ge", "\\geq", ">")
+
+
 def _merge_continued(tree: lark.Tree) -> list[lark.Tree]:
     """Statements, with `a &= b \\\\ &= c` (a line starting with =) joined to the one before."""
     out: list[lark.Tree] = []
@@ -944,14 +1121,42 @@ def _merge_continued(tree: lark.Tree) -> list[lark.Tree]:
     return out
 
 
-def _spine(node: A.Node) -> list[A.Node]:
-    """The factors of a left-associated chain of matrix products."""
+def _spine(node: A.Node, grouped: set[int] = frozenset()) -> list[A.Node]:
+    """The factors of a left-associated chain of matrix products; a bracketed product
+    (an id in `grouped`) is one factor."""
     factors = []
-    while isinstance(node, A.Mul):
+    while isinstance(node, A.Mul) and id(node) not in grouped:
         factors.append(node.right)
         node = node.left
     factors.append(node)
     return factors[::-1]
+
+
+_HADAMARD = ("\\odot", "\\circ")
+_PRODUCT = ("juxt", "\\cdot", "\\times", "*", "\\ast", "\\otimes")
+
+
+def _combine(values: list[tuple[str, A.Node]]) -> A.Node:
+    """Left to right: each value joined to the ones before it by the operator before it."""
+    node = values[0][1]
+    for op, value in values[1:]:
+        src = (node.src + " " + value.src).strip()
+        if op == "/":
+            node = A.Div(node, value, src=src)
+        elif op == "\\otimes":  # u ⊗ v: the outer product u vᵀ
+            node = A.Mul(node, A.Transpose(value, src=value.src), src=src)
+        elif op in _HADAMARD:
+            node = A.Hadamard(node, value, src=src)
+        else:
+            node = A.Mul(node, value, src=src)
+    return node
+
+
+def _is_recurrent(node: A.Node) -> bool:
+    """W or Wᵀ (the hidden-to-hidden matrix, in canonical letters)."""
+    if isinstance(node, A.Transpose):
+        node = node.operand
+    return isinstance(node, A.Param) and node.name == "W"
 
 
 def _is_partial(tree) -> bool:
@@ -989,6 +1194,47 @@ def _time_sup_inner(tree):
     return inner.children[0]
 
 
+def _split_time_sup(tree):
+    """(time, ops) for a time superscript: (t), <t>, and with a transpose inside as
+    Goodfellow writes it, (t-1)^\\top, (t)\\top, (t)T, (t)'; None for anything else."""
+    inner = _unwrap_scriptlist(tree)
+    if not isinstance(inner, lark.Tree):
+        return None
+    if inner.data in ("angle", "group"):
+        return _time_sup_inner(inner), []
+    if inner.data == "angle_mark":  # a^{<t>T}, as the deeplearning.ai cheatsheet writes it
+        if not _is_transpose_mark(inner.children[3]):
+            return None
+        return inner.children[1], [("sup", lark.Tree("top", [lark.Token("TOP", "\\top")]))]
+    transpose = ("sup", lark.Tree("top", [lark.Token("TOP", "\\top")]))
+    if inner.data == "prime" and _is_time_sup(inner.children[0]):
+        return _time_sup_inner(inner.children[0]), [("prime", None)]
+    if inner.data == "scripted" and _is_time_sup(inner.children[0]):
+        script = inner.children[1]
+        if script.data == "sup" and _is_transpose_mark(script.children[0]):
+            return _time_sup_inner(inner.children[0]), [transpose]
+    if inner.data == "mul" and len(inner.children) == 2 and _is_time_sup(inner.children[0]):
+        if _is_transpose_mark(inner.children[1]):
+            return _time_sup_inner(inner.children[0]), [transpose]
+    return None
+
+
+def _is_transpose_mark(tree) -> bool:
+    """^\\top, ^T, ^{\\mathsf{T}}, ^{\\mathrm{T}}: what a superscript writes for a transpose."""
+    inner = _unwrap_scriptlist(tree)
+    if isinstance(inner, lark.Token):
+        return inner.type == "TOP" or (inner.type == "LETTER" and str(inner) == "T")
+    if not isinstance(inner, lark.Tree):
+        return False
+    if inner.data == "top":
+        return True
+    if inner.data == "name":
+        return str(inner.children[0]) == "T"
+    if inner.data == "deco" and str(inner.children[0]) in ("\\mathsf", "\\mathrm", "\\mathit"):
+        return _is_transpose_mark(inner.children[1])
+    return False
+
+
 def _split_group(factor):
     """(group, ops) if `factor` is a bracketed expression, possibly with scripts after it."""
     ops = []
@@ -1005,10 +1251,20 @@ def _split_group(factor):
     return None, []
 
 
+def _index_letters(nodes: list[A.Node]) -> tuple[str, ...]:
+    """The letters of index nodes (i, j); () unless every one is a plain index letter."""
+    if nodes and all(isinstance(n, A.Index) for n in nodes):
+        return tuple(n.name for n in nodes)
+    return ()
+
+
 def block_of(node: A.Node) -> tuple[str, A.Node | None] | None:
     """(block, time) a wrt expression names: ('W', None), ('h0', None), ('h_t', t), ..."""
     if isinstance(node, A.Param):
         return node.name, None
+    if isinstance(node, A.Component) and isinstance(node.operand, A.Param):
+        # ∂L/∂W_{ij}: one entry of W, written with free indices on the right side
+        return (node.operand.name, None) if _index_letters(list(node.comp)) else None
     if isinstance(node, A.Quantity):
         if node.name == "h" and isinstance(node.time, A.Num) and node.time.value == 0:
             return "h0", None
@@ -1055,6 +1311,8 @@ _Builder.declared_gradient_safe = _declared_gradient_safe
 def parse_formula(text: str, notation: str | Notation = "canonical") -> A.Program:
     """Parse `text` (one gradient, optionally with definitions) in the given notation."""
     table = notation if isinstance(notation, Notation) else get_notation(notation)
+    if isinstance(text, str) and len(text) <= MAX_LENGTH:
+        text = normalize(text)
     tree = parse_tree(text)
     try:
         probe = _Builder(text, table, frozenset())

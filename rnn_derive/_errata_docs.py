@@ -182,14 +182,13 @@ def _anchor(erratum_id: str) -> str:
 
 def errata_index_markdown(
     per_seed: Sequence[tuple[str, Sequence[CheckedErratum], Sequence[CheckedConfirmation]]],
-    link_suffix: str = ".md",
 ) -> str:
     rows = []
     for seed, errata, confirmations in per_seed:
         rows.append(
             (
                 f"[{seed_prefix(seed)}: {SEED_TITLES.get(seed_prefix(seed), seed)}]"
-                f"(errata-{seed_prefix(seed)}{link_suffix})",
+                f"(errata-{seed_prefix(seed)}.md)",
                 str(len(errata)),
                 str(sum(1 for e in errata if e.erratum.severity == "high")),
                 str(sum(1 for e in errata if e.ok)),

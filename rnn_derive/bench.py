@@ -45,45 +45,60 @@ def flops(B: int, T: int, n_x: int, n_h: int, n_y: int) -> float:
     return 6.0 * T * B * (n_h * n_x + n_h * n_h + n_y * n_h)
 
 
+def measure(fn: Callable[[], object], min_time: float, min_runs: int = 3) -> tuple[float, float]:
+    """(best wall time, best CPU time of the calling thread) of repeated calls, after one
+    warm-up call. On a busy machine the CPU time of a single-threaded run still measures
+    its own work: time spent descheduled is not counted."""
+    fn()
+    wall: list[float] = []
+    cpu: list[float] = []
+    start = time.perf_counter()
+    while len(wall) < min_runs or time.perf_counter() - start < min_time:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return min(wall), min(cpu)
+
+
 def best_time(fn: Callable[[], object], min_time: float, min_runs: int = 3) -> float:
     """Best wall time of repeated calls after one warm-up call."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return measure(fn, min_time, min_runs)[0]
 
 
 def best_times(
     contenders: dict[str, tuple[Callable[[], object], Callable[[], object]]],
     min_time: float,
     rounds: int = 3,
-) -> dict[str, float]:
-    """Best time of each (setup, fn) contender, timed in alternating blocks so that all of
-    them see the same background load (the machine may be shared)."""
-    best = dict.fromkeys(contenders, float("inf"))
+) -> dict[str, tuple[float, float]]:
+    """(best wall, best thread CPU) time of each (setup, fn) contender, timed in alternating
+    blocks so that all of them see the same background load (the machine may be shared)."""
+    best = dict.fromkeys(contenders, (float("inf"), float("inf")))
     for _ in range(rounds):
         for name, (setup, fn) in contenders.items():
             setup()
-            best[name] = min(best[name], best_time(fn, min_time / rounds, min_runs=2))
+            time.sleep(0.05)  # let the previous contender's worker threads stop spinning
+            wall, cpu = measure(fn, min_time / rounds, min_runs=2)
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
     return best
 
 
-def matmul_gflops(min_time: float, sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
-    """The machine's float64 matmul speed: best over a few square sizes (current threads)."""
+def matmul_gflops(
+    min_time: float, sizes: tuple[int, ...] = (512, 1024, 2048)
+) -> tuple[float, float]:
+    """The machine's float64 matmul speed, best over a few square sizes on the current BLAS
+    threads: (GFLOP/s by wall time, GFLOP/s by the calling thread's CPU time)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    best = 0.0
+    best_wall = best_cpu = 0.0
     for n in sizes:
         a = rng.standard_normal((n, n))
         b = rng.standard_normal((n, n))
-        t = best_time(lambda a=a, b=b: a @ b, min_time)
-        best = max(best, 2.0 * n**3 / t / 1e9)
-    return best
+        wall, cpu = measure(lambda a=a, b=b: a @ b, min_time)
+        best_wall = max(best_wall, 2.0 * n**3 / wall / 1e9)
+        best_cpu = max(best_cpu, 2.0 * n**3 / cpu / 1e9)
+    return best_wall, best_cpu
 
 
 def _blas_limiter() -> Callable[[int | None], object] | None:
@@ -190,14 +205,16 @@ def run(args: argparse.Namespace) -> int:
     if limit is None:
         print("threadpoolctl not installed: rnn_num runs on the default BLAS threads only")
     print("measuring float64 matmul speed ...", file=sys.stderr, flush=True)
-    peaks = {}
+    peaks: dict[int | None, float] = {}
+    cpu_peaks: dict[int | None, float] = {}
     for k in num_threads:
         if limit is not None:
             limit(k)
-        peaks[k] = matmul_gflops(args.min_time, sizes)
+        peaks[k], cpu_peaks[k] = matmul_gflops(args.min_time, sizes)
     if limit is not None:
         limit(None)
     peak = max(peaks.values())
+    cpu_peak_1 = cpu_peaks[num_threads[0]]  # meaningful for one thread only
     print(
         f"float64 matmul (best of n = {', '.join(map(str, sizes))}): "
         + ", ".join(f"{v:.1f} GFLOP/s on {k or 'default'} thread(s)" for k, v in peaks.items())
@@ -216,6 +233,10 @@ def run(args: argparse.Namespace) -> int:
         header += "".join(f" {f't{k}/{num_for[k]}':>9}" for k in (1, 2))
         header += f" {'max|Δg|':>8}"
     rows = [header]
+    cpu_rows = [
+        f"{'(B, T, n_x, n_h, n_y)':<24} {'num1 cpu ms':>12} {'torch1 cpu':>12} {'t1/num1':>9}"
+        f" {'GFLOP/s':>8} {'of matmul':>9}"
+    ]
     for shape in shapes:
         print(f"timing {shape} ...", file=sys.stderr, flush=True)
         params, x, y, h0 = _problem(shape)
@@ -230,9 +251,11 @@ def run(args: argparse.Namespace) -> int:
             runner, torch_grads = _torch_runner(params, x, y, h0)
             for k in (1, 2):
                 contenders[f"torch{k}"] = (lambda k=k: torch.set_num_threads(k), runner)
-        times = best_times(contenders, args.min_time)
+        measured = best_times(contenders, args.min_time)
         if limit is not None:
             limit(None)
+        times = {name: wall for name, (wall, _) in measured.items()}
+        cpu1 = {name: cpu for name, (_, cpu) in measured.items() if name.endswith("1")}
         t_num = min(times[c] for c in num_cols)
         gf = flops(*shape) / t_num / 1e9
         row = f"{str(shape):<24}" + "".join(f" {times[c] * 1e3:>10.3f}" for c in num_cols)
@@ -248,7 +271,20 @@ def run(args: argparse.Namespace) -> int:
             row += f" {diff:>8.1e}"
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
+        if have_torch and num_for[1] in cpu1:
+            a, b = cpu1[num_for[1]], cpu1["torch1"]
+            gf_cpu = flops(*shape) / a / 1e9
+            cpu_rows.append(
+                f"{str(shape):<24} {a * 1e3:>12.3f} {b * 1e3:>12.3f} {b / a:>9.2f}"
+                f" {gf_cpu:>8.3g} {f'{100 * gf_cpu / cpu_peak_1:.3g}%':>9}"
+            )
     print("\n".join(rows))
+    if len(cpu_rows) > 1:
+        print(
+            "\nOne thread, CPU time of the calling thread (not disturbed by other load); "
+            f"float64 matmul on one thread by the same clock: {cpu_peak_1:.1f} GFLOP/s"
+        )
+        print("\n".join(cpu_rows))
     print(
         "numK / torchK: best time of forward+backward on K threads (num: rnn_num, default "
         "BLAS threads). GFLOP/s and 'of matmul': rnn_num's best time, matmul FLOPs "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -32,6 +33,12 @@ ERRATA_DIR = "errata"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Writes DIR/derivations/*.tex|.md, DIR/errata/errata-NNN.tex|.md, "
+        "DIR/code-beside-maths.tex|.md, DIR/index.md and DIR/report.json. Exit status: 0 when "
+        "every step, cross-check and erratum check passed; 1 when any failed (each is named "
+        "on stderr); 3 when --pdf could not make every PDF."
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -77,7 +84,7 @@ def _progress(message: str) -> None:
 
 
 def _verify(position: int, total: int, builder: Callable[[], object]) -> DerivationRecord:
-    from rnn_sym import RnnSymError, StepFailed, Verification
+    from rnn_sym import Derivation, StepFailed, Verification
 
     began = time.perf_counter()
     name = getattr(builder, "__name__", repr(builder))
@@ -90,6 +97,9 @@ def _verify(position: int, total: int, builder: Callable[[], object]) -> Derivat
         )
         record.seconds = time.perf_counter() - began
         return record
+    if not isinstance(derivation, Derivation):
+        record.failures.append(f"{name}: returned {type(derivation).__name__}, not a Derivation")
+        return record
     record.derivation, record.slug, record.title = derivation, derivation.slug, derivation.title
     _progress(
         f"[{position}/{total}] {derivation.slug}: proving {len(derivation.steps)} step(s) ..."
@@ -99,7 +109,7 @@ def _verify(position: int, total: int, builder: Callable[[], object]) -> Derivat
         proof = derivation.verify()
     except StepFailed as error:
         failure = str(error)
-    except (RnnSymError, Exception) as error:  # noqa: B014 - name the engine's errors first
+    except Exception as error:  # a malformed derivation or a crash in SymPy: report it
         failure = f"{derivation.slug}: verification failed: {type(error).__name__}: {error}"
     if failure:
         record.failures.append(failure)
@@ -268,7 +278,7 @@ def _claim_latex(text: str, limit: int = 4000) -> str:
 
 def _report(records: Sequence[DerivationRecord], errata: ErrataRecords) -> dict:
     from rnn_derive._errata_docs import confirmation_json, errata_json
-    from rnn_sym._latex import relation_latex, step_latex
+    from rnn_sym._latex import derivation_lines, relation_latex, step_latex
 
     derivations = []
     for r in records:
@@ -276,6 +286,10 @@ def _report(records: Sequence[DerivationRecord], errata: ErrataRecords) -> dict:
         d, v = r.derivation, r.verification
         if d is not None:
             proofs = {p.index: p for p in v.proof.steps} if v is not None and v.proof else {}
+            lines = derivation_lines(d)
+            entry["lhs"] = _claim_latex(lines[0][0])
+            entry["start"] = _claim_latex(lines[0][2])
+            entry["result"] = _claim_latex(f"{lines[0][0]} {lines[-1][1]} {lines[-1][2]}")
             entry["assumptions"] = [
                 {"name": a.name, "statement": a.statement} for a in d.assumptions
             ]
@@ -316,7 +330,6 @@ def _write_documents(
     errata: ErrataRecords,
     *,
     tex: bool,
-    errata_link_suffix: str = ".md",
 ) -> None:
     from rnn_derive._errata_docs import errata_index_markdown, errata_markdown, errata_tex
     from rnn_sym._export import (
@@ -344,9 +357,7 @@ def _write_documents(
         writer.write(f"{name}.md", errata_markdown(seed, items, confirmations))
         if tex:
             writer.write(f"{name}.tex", errata_tex(seed, items, confirmations))
-    writer.write(
-        f"{ERRATA_DIR}/index.md", errata_index_markdown(errata.per_seed, errata_link_suffix)
-    )
+    writer.write(f"{ERRATA_DIR}/index.md", errata_index_markdown(errata.per_seed))
     code = _all_code()
     writer.write("code-beside-maths.md", code_beside_md(code, heading="#"))
     if tex:
@@ -391,6 +402,10 @@ def _write_docs(docs_root: pathlib.Path, records, errata) -> list[pathlib.Path]:
 # --------------------------------------------------------------------------- PDF
 
 
+# pdfTeX writes the current date into a PDF unless told otherwise: same input, same PDF.
+_REPRODUCIBLE_TEX = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+
+
 def _compile_pdfs(paths: Sequence[pathlib.Path]) -> tuple[int, list[str]]:
     """Compile each .tex in its folder; returns (exit status, failures)."""
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
@@ -415,6 +430,7 @@ def _compile_pdfs(paths: Sequence[pathlib.Path]) -> tuple[int, list[str]]:
             result = subprocess.run(
                 command,
                 cwd=path.parent,
+                env={**os.environ, **_REPRODUCIBLE_TEX},
                 capture_output=True,
                 text=True,
                 errors="replace",
@@ -494,6 +510,15 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     records = [_verify(i, len(todo), b) for i, b in enumerate(todo, start=1)]
+    seen: dict[str, int] = {}
+    for record in records:
+        if record.derivation is not None and record.slug in seen:
+            # two documents would overwrite each other
+            record.failures.append(
+                f"{record.slug}: the slug of derivation {record.position} repeats that of "
+                f"derivation {seen[record.slug]}; slugs must be unique"
+            )
+        seen.setdefault(record.slug, record.position)
     errata = _check_errata()
 
     writer = _Writer(out)

@@ -22,9 +22,17 @@ from collections.abc import Sequence
 _SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("build", "rnn_derive.build", "Verify every derivation and write the documents under build/."),
     ("errata", "rnn_derive.errata", "List the seed notes' errata with machine-checked verdicts."),
-    ("check", "rnn_derive.check", "Check a hand-written gradient formula: CORRECT, WRONG or ILL-FORMED."),
-    ("verify", "rnn_derive.verify", "Derive every RNN gradient with SymPy, prove the forms equal, check numerically."),
-    ("bench", "rnn_derive.bench", "Time rnn_num's forward+backward: GFLOP/s, share of matmul speed, ratio to PyTorch."),
+    (
+        "check",
+        "rnn_derive.check",
+        "Check a hand-written gradient formula: CORRECT, WRONG or ILL-FORMED.",
+    ),
+    ("verify", "rnn_derive.verify", "Derive every RNN gradient with SymPy; prove; check numbers."),
+    (
+        "bench",
+        "rnn_derive.bench",
+        "Time rnn_num's forward+backward: GFLOP/s, share of matmul speed, ratio to PyTorch.",
+    ),
 ]
 
 

@@ -9,14 +9,21 @@ from rnn_sym._bptt import (
     ProofRecord,
     ReverseMode,
     Textbook,
+    expanded_full,
     expanded_loss,
     expanded_loss_gradient,
+    expanded_loss_prover,
+    full_forms,
     hidden_jacobian,
+    inline_adjoints,
     jacobian,
     prove_recursion,
     prove_sigma_pi_inductive,
+    residual_is_zero,
     reverse_mode,
     sigma_pi,
+    sigma_pi_full,
+    slope_atoms,
     tanh_derivative,
     textbook,
 )
@@ -40,7 +47,14 @@ from rnn_sym._export import (
 )
 from rnn_sym._lambdify import NumericBptt, NumericInputError, lambdify_matrix
 from rnn_sym._latex import derivation_to_latex, expr_to_latex
-from rnn_sym._model import MAX_SIZE, MAX_T, PARAMETER_NAMES, RnnSymbols, model_symbols
+from rnn_sym._model import (
+    MAX_SIZE,
+    MAX_T,
+    PARAMETER_NAMES,
+    RnnSymbols,
+    check_sizes,
+    model_symbols,
+)
 
 __all__ = [
     "MAX_SIZE",
@@ -54,16 +68,24 @@ __all__ = [
     "ReverseMode",
     "RnnSymbols",
     "Textbook",
+    "check_sizes",
+    "expanded_full",
     "expanded_loss",
     "expanded_loss_gradient",
+    "expanded_loss_prover",
+    "full_forms",
     "hidden_jacobian",
+    "inline_adjoints",
     "jacobian",
     "lambdify_matrix",
     "model_symbols",
     "prove_recursion",
     "prove_sigma_pi_inductive",
+    "residual_is_zero",
     "reverse_mode",
     "sigma_pi",
+    "sigma_pi_full",
+    "slope_atoms",
     "tanh_derivative",
     "textbook",
     "CodeBeside",

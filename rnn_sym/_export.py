@@ -45,7 +45,6 @@ TEX_PACKAGES = (
     ("", "booktabs"),
     ("", "longtable"),
     ("", "array"),
-    ("", "xcolor"),
     ("hidelinks", "hyperref"),
 )
 
@@ -53,7 +52,14 @@ TEX_PACKAGES = (
 _SHORT_WHY = 28
 # A printed expression longer than this (no `display` given) is split at its top-level
 # sum, so that a line stays readable; the cut is between terms, never inside one.
-_LONG_LINE = 160
+_LONG_LINE = 100
+
+
+_CODE_INTRO = (
+    "Each function of the NumPy reference below is rendered from its source by latexify-py, "
+    "under the formula it implements, so that one can see that the code computes what the "
+    "maths says."
+)
 
 
 @dataclass(frozen=True)
@@ -132,9 +138,10 @@ def tex_document(title: str, body: str) -> str:
 def tex_display(body: str) -> str:
     """A display-maths environment suited to `body` (align* when it has columns)."""
     body = body.strip()
-    if "&" in body and "\\begin{" not in body:
+    breaks, _, tabs = _top_level_positions(body)
+    if tabs:
         return "\\begin{align*}\n" + body + "\n\\end{align*}\n"
-    if "\\\\" in body and "\\begin{" not in body:
+    if breaks:
         return "\\begin{gather*}\n" + body + "\n\\end{gather*}\n"
     return "\\[\n" + body + "\n\\]\n"
 
@@ -145,31 +152,90 @@ def _why_tex(why: str) -> str:
     return r"\parbox[t]{0.25\linewidth}{\raggedright\footnotesize " + text_with_math(why) + "}"
 
 
-def _split_long(right: str) -> list[str]:
-    """Cut a long printed expression into chunks at top-level ` + ` / ` - ` signs."""
-    if len(right) <= _LONG_LINE:
-        return [right]
-    cuts = []
+_PAIRS = (("\\left", 1), ("\\begin", 1), ("\\right", -1), ("\\end", -1))
+
+
+def _pair_token(latex: str, i: int) -> tuple[str, int] | None:
+    """`\\left`/`\\begin` (+1) or `\\right`/`\\end` (-1) at i, not `\\leftarrow` or `\\endash`."""
+    for token, delta in _PAIRS:
+        if latex.startswith(token, i) and not latex[i + len(token) : i + len(token) + 1].isalpha():
+            return token, delta
+    return None
+
+
+def _top_level_positions(latex: str) -> tuple[list[int], list[int], list[int]]:
+    """Where `latex` may be cut, at depth 0: (row breaks, places between terms, `&`s).
+
+    Depth counts braces, parentheses, `\\left ... \\right` and `\\begin ... \\end`, so a cut
+    never separates a pair that LaTeX needs on one row (nor enters a matrix or cases).
+    """
+    breaks, cuts, tabs = [], [], []
     depth = 0
     i = 0
-    while i < len(right):
-        ch = right[i]
+    while i < len(latex):
+        pair = _pair_token(latex, i)
+        if pair:
+            token, delta = pair
+            depth += delta
+            i += len(token)
+            continue
+        ch = latex[i]
+        if ch == "\\" and i + 1 < len(latex):
+            if depth == 0 and latex[i + 1] == "\\":
+                breaks.append(i)
+            i += 2  # an escaped character (\{, \\, \,) never changes the depth
+            continue
         if ch in "{(":
             depth += 1
         elif ch in "})":
             depth -= 1
-        elif depth == 0 and right.startswith((" + ", " - "), i):
+        elif depth == 0 and ch == "&":
+            tabs.append(i)
+        elif depth == 0 and latex.startswith((" + ", " - "), i):
             cuts.append(i)
+        elif depth == 0 and latex.startswith((",\\ ", ", "), i):
+            cuts.append(i + 1)  # the comma stays at the end of its row
         i += 1
-    if right.startswith("\\left") or not cuts:
-        return [right]  # a bracketed whole (a matrix): nothing to cut at the top level
-    chunks, begin = [], 0
-    for cut in cuts:
-        if cut - begin > _LONG_LINE:
-            chunks.append(right[begin:cut])
-            begin = cut
-    chunks.append(right[begin:])
-    return chunks
+    return breaks, cuts, tabs
+
+
+def _cut_long(row: str) -> list[str]:
+    """One row cut between terms into pieces of readable length (unchanged if short)."""
+    _, cuts, _ = _top_level_positions(row)
+    chunks, begin, last = [], 0, None
+    for cut in [*cuts, len(row)]:
+        # greedy: close a piece at the last cut that kept it within the limit
+        if cut - begin > _LONG_LINE and last is not None and last > begin:
+            chunks.append(row[begin:last].strip())
+            begin = last
+        last = cut
+    chunks.append(row[begin:].strip())
+    return [c for c in chunks if c]
+
+
+def _split_long(right: str) -> list[str]:
+    """Rows of a printed expression: its own `\\\\` row breaks (a `display` string written
+    on several lines), each long row further cut between terms."""
+    breaks, _, _ = _top_level_positions(right)
+    rows, begin = [], 0
+    for position in breaks:
+        rows.append(right[begin:position].strip())
+        begin = position + 2
+    rows.append(right[begin:].strip())
+    # continuation rows of a display come as `&\quad + ...`: the alignment is ours to add
+    rows = [rows[0]] + [
+        r.removeprefix("&").strip().removeprefix("\\quad").strip() for r in rows[1:]
+    ]
+    return [chunk for row in rows if row for chunk in _cut_long(row)]
+
+
+def _rows(left: str, rel: str, right: str, why: str) -> list[str]:
+    """The align rows of one line of a chain: the why beside its first row, cut rows indented."""
+    chunks = _split_long(right)
+    first = f"{left} &{rel} {chunks[0]}"
+    if why:
+        first += " && " + why
+    return [first] + [rf"&\quad {chunk}" for chunk in chunks[1:]]
 
 
 def derivation_align_tex(derivation: Derivation) -> str:
@@ -177,11 +243,7 @@ def derivation_align_tex(derivation: Derivation) -> str:
     out: list[str] = []
     separator = ""  # what goes before the next row: a row break, or nothing after \intertext
     for index, (left, rel, right, why) in enumerate(derivation_lines(derivation)):
-        chunks = _split_long(right)
-        row = rf"{left} &{rel} {chunks[0]}" if index == 0 else rf"&{rel} {chunks[0]}"
-        if index > 0:
-            row += " && " + _why_tex(why)
-        rows = [row] + [rf"&\quad {chunk.strip()}" for chunk in chunks[1:]]
+        rows = _rows(left, rel, right, _why_tex(why) if index > 0 else "")
         out.append(separator + " \\\\\n".join(rows))
         separator = " \\\\\n"
         note = derivation.steps[index - 1].note if index > 0 else ""
@@ -258,15 +320,14 @@ def _status_text(verification: Verification) -> str:
 def code_beside_tex(blocks: Sequence[CodeBeside]) -> str:
     if not blocks:
         return ""
-    parts = [
-        "\\section*{The code beside the maths}\n"
-        "Each function of the NumPy reference below is rendered from its source by "
-        "latexify, next to the formula derived above that it implements.\n"
-    ]
+    parts = ["\\section*{The code beside the maths}\n" + escape_text(_CODE_INTRO) + "\n"]
     for block in blocks:
         parts.append(
             f"\\subsection*{{\\texttt{{{escape_text(block.title)}}}}}\n"
-            "Derived:\n" + tex_display(block.formula) + "Code:\n" + tex_display(block.code_latex)
+            "The maths:\n"
+            + tex_display(block.formula)
+            + "The code, rendered by latexify:\n"
+            + tex_display(block.code_latex)
         )
     return "\n".join(parts)
 
@@ -292,9 +353,8 @@ def derivation_tex_body(
     result = derivation.steps[-1] if derivation.steps else None
     if result is not None:
         right = result.display or derivation_lines(derivation)[-1][2]
-        parts.append(
-            "\\section*{Result}\n" + tex_display(f"{lhs} {_chain_relation(derivation)} {right}")
-        )
+        rows = _rows(lhs, _chain_relation(derivation), right, "")
+        parts.append("\\section*{Result}\n" + tex_display(" \\\\\n".join(rows)))
     parts.append(
         "\\section*{Verification}\nStatus: "
         + text_with_math(_status_text(verification))
@@ -329,7 +389,8 @@ def derivation_to_tex(
 def md_display(body: str) -> str:
     """Display maths for arithmatex: `$$` blocks, columns wrapped in `aligned`."""
     body = body.strip()
-    if ("&" in body or "\\\\" in body) and "\\begin{" not in body:
+    breaks, _, tabs = _top_level_positions(body)
+    if breaks or tabs:
         body = "\\begin{aligned}\n" + body + "\n\\end{aligned}"
     return "$$\n" + body + "\n$$\n"
 
@@ -361,12 +422,7 @@ def derivation_align_md(derivation: Derivation) -> str:
     blocks: list[str] = []
     rows: list[str] = []
     for index, (left, rel, right, why) in enumerate(derivation_lines(derivation)):
-        chunks = _split_long(right)
-        if index == 0:
-            rows.append(rf"{left} &{rel} {chunks[0]}")
-        else:
-            rows.append(rf"&{rel} {chunks[0]} && {text_in_math(why)}")
-        rows.extend(rf"&\quad {chunk.strip()}" for chunk in chunks[1:])
+        rows.extend(_rows(left, rel, right, text_in_math(why) if index > 0 else ""))
         note = derivation.steps[index - 1].note if index > 0 else ""
         if note:
             blocks.append(md_display(" \\\\\n".join(rows)))
@@ -380,16 +436,12 @@ def derivation_align_md(derivation: Derivation) -> str:
 def code_beside_md(blocks: Sequence[CodeBeside], heading: str = "##") -> str:
     if not blocks:
         return ""
-    parts = [
-        f"{heading} The code beside the maths\n\n"
-        "Each function of the NumPy reference below is rendered from its source by "
-        "latexify, next to the formula derived above that it implements.\n"
-    ]
+    parts = [f"{heading} The code beside the maths\n\n" + _CODE_INTRO + "\n"]
     for block in blocks:
         parts.append(
-            f"{heading}# `{block.title}`\n\nDerived:\n\n"
+            f"{heading}# `{block.title}`\n\nThe maths:\n\n"
             + md_display(block.formula)
-            + "\nCode, rendered by latexify:\n\n"
+            + "\nThe code, rendered by latexify:\n\n"
             + md_display(block.code_latex)
         )
         if block.source:
@@ -427,7 +479,7 @@ def derivation_to_markdown(
         lhs = derivation_lines(derivation)[0][0]
         right = derivation_lines(derivation)[-1][2]
         parts.append("## Result\n")
-        parts.append(md_display(f"{lhs} {_chain_relation(derivation)} {right}"))
+        parts.append(md_display(" \\\\\n".join(_rows(lhs, _chain_relation(derivation), right, ""))))
     parts.append("## Verification\n")
     parts.append(f"Status: {_status_text(verification)}.\n")
     proofs = {p.index: p for p in verification.proof.steps} if verification.proof else {}

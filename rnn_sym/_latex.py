@@ -8,8 +8,6 @@ both LaTeX and MathJax typeset the same way.
 
 from __future__ import annotations
 
-import re
-
 import sympy as sp
 
 from rnn_sym._derivation import Derivation
@@ -195,11 +193,6 @@ def text_in_math(text: str) -> str:
     return "".join(pieces)
 
 
-def _escape_text(text: str) -> str:
-    """Escape a justification for `\\text{...}`; `$...$` spans stay maths (kept for callers)."""
-    return text_with_math(text)
-
-
 def step_latex(step) -> str:
     """The LaTeX of a step's right-hand side: its `display` when given, else the expression."""
     return step.display or expr_to_latex(step.expr)
@@ -228,21 +221,3 @@ def derivation_to_latex(derivation: Derivation) -> str:
         else:
             rows.append(rf"&{rel} {right} && {text_in_math(why)}")
     return "\\begin{aligned}" + " \\\\\n".join(rows) + "\\end{aligned}"
-
-
-_WORDS = re.compile(r"\S+")
-
-
-def wrap_words(text: str, width: int) -> list[str]:
-    """Greedy word wrap (for justifications that would make a line too wide)."""
-    lines: list[str] = []
-    current = ""
-    for word in _WORDS.findall(text):
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    if current:
-        lines.append(current)
-    return lines

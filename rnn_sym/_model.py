@@ -24,8 +24,7 @@ MAX_SIZE = 8
 PARAMETER_NAMES = ("U", "W", "V", "b", "c", "h0")
 
 _NUMERIC_ALTERNATIVE = (
-    "for larger problems use the numeric checker (rnn_num.gradcheck), "
-    "which has no such limit"
+    "for larger problems use the numeric checker (rnn_num.gradcheck), which has no such limit"
 )
 
 

@@ -52,6 +52,16 @@ def test_real_build_passes_and_reports_every_step(real_build):
     assert (out / "index.md").is_file()
 
 
+def test_code_sits_beside_derivations_that_exist(real_build):
+    from derivations.code_beside_maths import ATTACH
+
+    _, out, _ = real_build
+    slugs = {d["slug"] for d in json.loads((out / "report.json").read_text())["derivations"]}
+    assert set(ATTACH) <= slugs, f"ATTACH names unknown derivations: {set(ATTACH) - slugs}"
+    page = (out / "derivations" / "bptt-hidden-recursion.md").read_text()
+    assert "`rnn_num.backward_step`" in page and r"{W}^{\top}" in page
+
+
 def test_errata_documents_per_seed(real_build):
     _, out, _ = real_build
     from derivations.errata import SEED_FILES, all_errata
@@ -163,17 +173,18 @@ def fake_content(monkeypatch):
 
 
 def test_a_failing_step_makes_the_build_fail_and_names_it(fake_content, tmp_path, capsys):
-    fake_content(_good, _bad_step, _bad_check, _raises)
+    fake_content(_good, _bad_step, _bad_check, _raises, _good)
     status = main(["build", "--out", str(tmp_path)])
     assert status == 1
     err = capsys.readouterr().err
     assert "bad-step: step 2 (a wrong simplification) does not follow" in err
     assert "bad-check: cross-check 'disagrees'" in err
     assert "builder crashed" in err
+    assert "good-one: the slug of derivation 5 repeats that of derivation 1" in err
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] is False
     by_slug = {d["slug"]: d for d in report["derivations"]}
-    assert by_slug["good-one"]["ok"] is True
+    assert [d["ok"] for d in report["derivations"] if d["slug"] == "good-one"] == [True, False]
     assert [s["proven"] for s in by_slug["bad-step"]["steps"]] == [False, False]
     assert by_slug["bad-check"]["cross_checks"][0]["ok"] is False
     assert "NOT PROVEN" in (tmp_path / "derivations" / "bad-step.md").read_text()
@@ -204,3 +215,23 @@ def test_pdf_compiles_each_document(fake_content, tmp_path):
     assert main(["build", "--out", str(tmp_path), "--pdf"]) == 0
     assert (tmp_path / "derivations" / "good-one.pdf").is_file()
     assert (tmp_path / "code-beside-maths.pdf").is_file()
+
+
+def test_docs_pages_replace_stale_generated_pages_only(fake_content, tmp_path):
+    fake_content(_good)
+    docs = tmp_path / "docs"
+    (docs / "derivations").mkdir(parents=True)
+    (docs / "derivations" / "removed-derivation.md").write_text("# gone\n")
+    (docs / "hand-written.md").write_text("# mine\n")
+    assert main(["build", "--out", str(tmp_path / "out"), "--docs", str(docs)]) == 0
+    assert not (docs / "derivations" / "removed-derivation.md").exists()
+    assert (docs / "hand-written.md").read_text() == "# mine\n"
+    for page in (
+        "derivations/good-one.md",
+        "derivations/index.md",
+        "errata/index.md",
+        "cli.md",
+        "api.md",
+    ):
+        assert (docs / page).is_file(), page
+    assert (docs / "gradient-norms.svg").read_bytes().startswith(b"<?xml")

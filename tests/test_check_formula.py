@@ -420,6 +420,10 @@ def test_jacobian_identities():
     assert check_formula(transposed).status is Status.CORRECT
     reversed_order = r"\left(\frac{\partial h_t}{\partial h_k}\right)^T = \prod_{m=k+1}^{t} \mathrm{diag}(1-h_m^2) W"
     assert check_formula(reversed_order).status is Status.WRONG
+    early = r"\frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1-h_{t-1}^2) W"
+    assert "tanh' taken at h_t instead of h_{t+1}" in check_formula(early).diagnosis
+    plus = r"\frac{\partial \hat y_t}{\partial o_t} = \mathrm{diag}(\hat y_t) + \hat y_t \hat y_t^T"
+    assert "sign of one term flipped" in check_formula(plus).diagnosis
 
 
 def test_statements_about_the_model_are_checked_as_identities():
@@ -494,3 +498,18 @@ def test_formula_route_never_evaluates_user_text():
             r"__import__",
         ):
             assert re.search(forbidden, source) is None, (name, forbidden)
+
+
+def test_bad_arguments_give_ill_formed():
+    assert "must be a string" in check_formula(None, "W").detail
+    assert "wrt must be a string" in check_formula("h_t", 3).detail
+    assert "unknown notation '9'" in check_formula("h_t", "b", "9").detail
+    assert "not a block" in check_formula(r"\sum_t h_t", "x_t").detail
+
+
+def test_pasted_unicode_is_read_as_latex():
+    assert check_formula("∑_t diag(1 − h_t²) ∇_{h_t}L h_{t−1}ᵀ", "W").status is Status.CORRECT
+    assert check_formula("Wᵀ diag(1-h_{t+1}^2) ∂L/∂h_{t+1} + Vᵀ(ŷ_t - y_t)", "h_t").status is (
+        Status.CORRECT
+    )
+    assert "sign flipped" in check_formula("∑_t (y_t − ŷ_t) h_tᵀ", "V").diagnosis

@@ -33,3 +33,10 @@ def test_seed_003_equation_10_is_the_shape_error_of_the_issue():
     (eq10,) = transcriptions_for("003", 126)
     verdict = eq10.check()
     assert "(y_t - \\hat{y}_t) is 2×1 and V^\\top is 3×2: the product needs 1 = 3" in verdict.detail
+
+
+def test_seed_003_softmax_derivative_is_diagnosed():
+    (eq5,) = transcriptions_for("003", 43)
+    verdict = eq5.check()
+    assert verdict.status is Status.WRONG
+    assert "softmax-Jacobian diagonal used for all i, j" in verdict.diagnosis

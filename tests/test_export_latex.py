@@ -148,3 +148,10 @@ def test_export_is_deterministic():
     first = derivation_to_tex(small_derivation(), verified(small_derivation()))
     second = derivation_to_tex(small_derivation(), verified(small_derivation()))
     assert first == second
+
+
+def test_every_character_of_the_seed_notes_has_a_latex_form():
+    from derivations.errata import SEED_FILES, seed_lines
+
+    text = "\n".join(line for seed in SEED_FILES for line in seed_lines(seed))
+    assert "[U+" not in unicode_to_latex(text)  # errata quote these lines verbatim

@@ -70,3 +70,23 @@ def test_zero_gradient_entries_are_not_flagged():
     report = rnn_num.gradcheck(p, np.ones((1, 2)), np.array([1]), np.zeros(3))
     assert report.blocks["W"].analytic == 0.0 and report.blocks["W"].numeric == 0.0
     assert report.passed()
+
+
+def test_nan_in_the_gradient_under_test_fails(problem):
+    p, x, y, h0 = problem
+    _, grads = rnn_num.loss_and_grads(p, x, y, h0)
+    wrong = dict(grads, b=np.full_like(grads["b"], np.nan))
+    report = rnn_num.gradcheck(p, x, y, h0, grads=wrong, blocks=["b", "c"])
+    assert report.worst.name == "b"
+    assert report.max_rel_error == float("inf")
+    assert not report.passed()
+
+
+def test_float32_gradients_for_float64_parameters_get_float32_tolerances(problem):
+    p, x, y, h0 = problem
+    _, grads = rnn_num.loss_and_grads(p, x, y, h0)
+    single = {k: g.astype(np.float32) for k, g in grads.items()}
+    report = rnn_num.gradcheck(p, x, y, h0, grads=single, mode="random")
+    assert report.dtype == np.float32
+    assert report.passed()
+    assert report.max_rel_error > 1e-12  # the float32 rounding is really there

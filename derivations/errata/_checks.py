@@ -18,6 +18,7 @@ out directly and central finite differences of it), so the checks never share co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -501,34 +502,146 @@ def _formula_checker() -> Callable | None:
     return check_formula
 
 
+def _verdict_text(verdict: Any) -> str:
+    """`STATUS (diagnosis or shape detail)`: how the checker's verdict is cited in evidence."""
+    status = str(verdict.status)
+    why = "; ".join(verdict.diagnosis) if verdict.diagnosis else verdict.detail
+    return f"{status} ({why})" if why else status
+
+
 def formula_checker_check(
-    claim: str, correction: str | None = None, wrt: str | None = None, notation: str = "canonical"
+    claim: str,
+    correction: str | None = None,
+    wrt: str | None = None,
+    notation: str = "canonical",
+    *,
+    ill_formed_refutes: bool = False,
 ) -> CheckOutcome:
     """What `rnn_check.check_formula` says of a gradient formula written as in the note.
 
     The checker compares the formula, on its battery of small cases, with `rnn_num`'s
     gradient: a reference independent of the finite differences used elsewhere here, so
-    combining both (`combine`) makes an erratum say what the project's checker says.
-    The claim is refuted when the checker says WRONG; the correction holds when it says
+    combining both makes an erratum say what the project's checker says.
+    The claim is refuted when the checker says WRONG, or ILL-FORMED because shapes do not
+    conform if `ill_formed_refutes` (for a claim that is a shape error, e.g. a missing
+    transpose making a product non-conformable); any other ILL-FORMED refutes nothing, so a formula the checker
+    cannot read makes the check fail visibly. The correction holds when the checker says
     CORRECT. Without `correction` (a `Confirmation`), ``correction_holds`` means the claim
-    was judged CORRECT. An ILL-FORMED verdict refutes nothing and proves nothing, so a
-    formula the checker cannot read makes the check fail visibly.
+    was judged CORRECT.
     """
     check_formula = _formula_checker()
     if check_formula is None:
         return CheckOutcome(False, False, "rnn_check.check_formula is not available")
     claim_verdict = check_formula(claim, wrt, notation)
+    return _checker_outcome(
+        claim_verdict,
+        None if correction is None else check_formula(correction, wrt, notation),
+        ill_formed_refutes=ill_formed_refutes,
+        wrt=wrt,
+    )
+
+
+def _checker_outcome(
+    claim_verdict: Any,
+    correction_verdict: Any | None,
+    *,
+    ill_formed_refutes: bool,
+    wrt: str | None = None,
+) -> CheckOutcome:
     claim_status = str(claim_verdict.status)
-    evidence = f"rnn_check on the note's formula: {claim_verdict.summary}"
-    if claim_verdict.diagnosis:
-        evidence += f" ({'; '.join(claim_verdict.diagnosis)})"
-    if correction is None:
+    # ILL-FORMED refutes only a shape error (two factors that do not conform), never a
+    # formula the checker could not parse or evaluate
+    shape_error = claim_status == "ILL-FORMED" and claim_verdict.extra.get("error") == "shape"
+    refuted = claim_status == "WRONG" or (ill_formed_refutes and shape_error)
+    command = "rnn-derive check" if wrt is None else f"rnn-derive check --wrt {wrt}"
+    evidence = f"{command}: {_verdict_text(claim_verdict)}"
+    if correction_verdict is None:
         holds_ = claim_status == "CORRECT"
     else:
-        fixed = check_formula(correction, wrt, notation)
-        holds_ = str(fixed.status) == "CORRECT"
-        evidence += f"; on the correction: {fixed.summary}"
-    return CheckOutcome(claim_status == "WRONG", holds_, evidence)
+        holds_ = str(correction_verdict.status) == "CORRECT"
+        evidence += f"; on the correction: {_verdict_text(correction_verdict)}"
+    return CheckOutcome(refuted, holds_, evidence)
 
 
 __all__ += ["formula_checker_check"]
+
+
+# --------------------------------------------------------------------------------------------
+# The notes' own formulas through the checker (rnn_check/_transcriptions.py)
+# --------------------------------------------------------------------------------------------
+
+
+def note_formula_check(seed: str, line: int, quote: str, *, erratum: bool) -> CheckOutcome:
+    """The checker's verdict on the transcription of `quote` (seed, line) as a CheckOutcome.
+
+    For an erratum the note's formula must be WRONG, or ILL-FORMED with a shape error (two
+    factors that do not conform; an unparsable transcription refutes nothing), and the transcription's `correction` CORRECT; for a confirmation the formula must be
+    CORRECT (then ``correction_holds`` is True and ``claim_refuted`` False).
+    """
+    try:
+        from rnn_check._transcriptions import transcription
+    except ImportError:
+        return CheckOutcome(False, False, "rnn_check's transcriptions are not available")
+    note = transcription(seed, line, quote)
+    claim_verdict = note.check()
+    if not erratum:
+        return _checker_outcome(claim_verdict, None, ill_formed_refutes=True, wrt=note.wrt)
+    if not note.correction:
+        return CheckOutcome(
+            str(claim_verdict.status) != "CORRECT",
+            False,
+            f"rnn-derive check: {_verdict_text(claim_verdict)}; the transcription has no "
+            "corrected formula to check (add `correction` in rnn_check/_transcriptions.py)",
+        )
+    return _checker_outcome(
+        claim_verdict, note.check_correction(), ill_formed_refutes=True, wrt=note.wrt
+    )
+
+
+@dataclass(frozen=True)
+class NoteFormulaCheck:
+    """An erratum's or confirmation's check that also asks the formula checker.
+
+    `independent` is the check written in the errata package (SymPy, finite differences);
+    `quotes` name the transcriptions of the same seed and line (`rnn_check/_transcriptions`)
+    whose verdicts become part of the outcome. Both must agree: for an erratum the claim is
+    refuted only when the checker AND the independent check refute it; for a confirmation it
+    holds only when both confirm it. The tests read `seed`, `line` and `quotes` to match every
+    transcription with exactly one erratum or confirmation.
+    """
+
+    independent: Callable[[], CheckOutcome]
+    seed: str
+    line: int
+    quotes: tuple[str, ...]
+    erratum: bool
+
+    def __call__(self) -> CheckOutcome:
+        runs = [
+            note_formula_check(self.seed, self.line, quote, erratum=self.erratum)
+            for quote in self.quotes
+        ]
+        own = self.independent()
+        parts = [*runs, own]
+        evidence = "; ".join(o.evidence for o in parts)
+        if self.erratum:
+            return CheckOutcome(
+                all(o.claim_refuted for o in parts),
+                all(o.correction_holds for o in parts),
+                evidence,
+            )
+        return CheckOutcome(
+            any(o.claim_refuted for o in parts), all(o.correction_holds for o in parts), evidence
+        )
+
+
+def with_note_formula(
+    check: Callable[[], CheckOutcome], seed: str, line: int, *quotes: str, erratum: bool
+) -> NoteFormulaCheck:
+    """`check` combined with the checker's runs on the note's transcribed formula(s)."""
+    if not quotes:
+        raise ValueError("name at least one transcription quote")
+    return NoteFormulaCheck(check, seed, line, tuple(quotes), erratum)
+
+
+__all__ += ["NoteFormulaCheck", "note_formula_check", "with_note_formula"]

@@ -9,6 +9,7 @@ claims are decided by SymPy, and printed numbers are recomputed from their own f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -562,10 +563,7 @@ def _confirm_state_recursion() -> CheckOutcome:
         p["W"].T @ np.diag(1 - h[t + 1] ** 2) @ next_gradient
         + p["V"].T @ _output_gradients(p)[t - 1]
     )
-    return ck.combine(
-        ck.array_check(recursion, _node_gradient(p, t), rtol=1e-6, label="∇_{h(2)} L"),
-        ck.formula_checker_check(_NOTE_GRADIENT_FORMULAS["h_t"]),
-    )
+    return ck.array_check(recursion, _node_gradient(p, t), rtol=1e-6, label="∇_{h(2)} L")
 
 
 def _confirm_parameter_gradient(name: str) -> CheckOutcome:
@@ -585,22 +583,7 @@ def _confirm_parameter_gradient(name: str) -> CheckOutcome:
         }[name]
         return sum(terms(t) for t in range(T))
 
-    return ck.combine(
-        ck.gradient_formula_check(formula, None, name, params=p),
-        ck.formula_checker_check(_NOTE_GRADIENT_FORMULAS[name]),
-    )
-
-
-# The note's own formulas (lines 153, 157, 159), as it writes them, for the formula checker.
-_NOTE_GRADIENT_FORMULAS = {
-    "c": r"\nabla_c L = \sum_t^T \nabla_{o(t)} L",
-    "b": r"\nabla_b L = \sum_t^T \text{diag}(1 - h(t)^2) \nabla_{h(t)} L",
-    "V": r"\nabla_V L = \sum_t^T (\nabla_{o(t)} L) h(t)'",
-    "W": r"\nabla_W L = \sum_t^T \text{diag}(1 - h(t)^2) (\nabla_{h(t)} L) h(t-1)'",
-    "U": r"\nabla_U L = \sum_t \text{diag}(1 - h(t)^2) (\nabla_{h(t)} L) x(t)'",
-    "h_t": r"\nabla_{h(t)} L = W' \text{diag}(1 - h(t+1)^2) (\nabla_{h(t+1)} L) + "
-    r"V' (\nabla_{o(t)} L)",
-}
+    return ck.gradient_formula_check(formula, None, name, params=p)
 
 
 def _confirm_negative_log_product() -> CheckOutcome:
@@ -670,7 +653,11 @@ def _erratum(
     problem: str,
     correction: str,
     check,
+    *,
+    formulas: tuple[str, ...] = (),
 ) -> Erratum:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = ck.with_note_formula(check, SEED, line, *formulas, erratum=True)
     return Erratum(
         f"000-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
     )
@@ -1072,7 +1059,16 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _confirmation(line: int, quote: str, statement: str, check) -> Confirmation:
+def _confirmation(
+    line: int,
+    quote: str,
+    statement: str,
+    check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
+) -> Confirmation:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = ck.with_note_formula(check, SEED, line, *formulas, erratum=False)
     return Confirmation(SEED, line, quote, statement, check)
 
 
@@ -1088,12 +1084,14 @@ CONFIRMED: list[Confirmation] = [
         r"= \hat{y}_i(t) - 1_{i=y(t)}",
         r"(\nabla_{o(t)} L)_i = \hat{y}_i(t) - 1_{i = y(t)}",
         _confirm_output_gradient,
+        formulas=(r"\hat{y}_i(t) - 1_{i=y(t)}",),
     ),
     _confirmation(
         149,
         r"\nabla_{h(T)} L = V' \nabla_{o(T)} L",
         r"\nabla_{h(T)} L = V^\top \nabla_{o(T)} L",
         _confirm_last_state_gradient,
+        formulas=(r"\nabla_{h(T)} L = V' \nabla_{o(T)} L",),
     ),
     _confirmation(
         153,
@@ -1101,24 +1099,28 @@ CONFIRMED: list[Confirmation] = [
         r"\nabla_{h(t)} L = W^\top \operatorname{diag}(1 - h(t+1)^2)\, \nabla_{h(t+1)} L + "
         r"V^\top \nabla_{o(t)} L",
         _confirm_state_recursion,
+        formulas=(r"W' \text{diag}(1 - h(t+1)^2)",),
     ),
     _confirmation(
         157,
         r"= \sum_t^T \nabla_{o(t)} L",
         r"\nabla_c L = \sum_{t=1}^{T} \nabla_{o(t)} L",
         lambda: _confirm_parameter_gradient("c"),
+        formulas=(r"\nabla_c L",),
     ),
     _confirmation(
         157,
         r"= \sum_t^T \text{diag}(1 - h(t)^2) \nabla_{h(t)} L",
         r"\nabla_b L = \sum_{t=1}^{T} \operatorname{diag}(1 - h(t)^2)\, \nabla_{h(t)} L",
         lambda: _confirm_parameter_gradient("b"),
+        formulas=(r"\nabla_b L",),
     ),
     _confirmation(
         157,
         r"= \sum_t^T (\nabla_{o(t)} L) h(t)'",
         r"\nabla_V L = \sum_{t=1}^{T} (\nabla_{o(t)} L)\, h(t)^\top",
         lambda: _confirm_parameter_gradient("V"),
+        formulas=(r"\nabla_V L",),
     ),
     _confirmation(
         157,
@@ -1126,6 +1128,7 @@ CONFIRMED: list[Confirmation] = [
         r"\nabla_W L = \sum_{t=1}^{T} \operatorname{diag}(1 - h(t)^2)\, (\nabla_{h(t)} L)\, "
         r"h(t-1)^\top",
         lambda: _confirm_parameter_gradient("W"),
+        formulas=(r"\nabla_W L",),
     ),
     _confirmation(
         159,
@@ -1133,6 +1136,7 @@ CONFIRMED: list[Confirmation] = [
         r"\nabla_U L = \sum_{t=1}^{T} \operatorname{diag}(1 - h(t)^2)\, (\nabla_{h(t)} L)\, "
         r"x(t)^\top",
         lambda: _confirm_parameter_gradient("U"),
+        formulas=(r"\nabla_U L",),
     ),
     _confirmation(
         191,

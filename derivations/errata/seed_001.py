@@ -25,6 +25,7 @@ from derivations.errata._checks import (
     is_zero_in_exp,
     sympy_residual_check,
     truth_check,
+    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
@@ -289,9 +290,13 @@ def _confirm_eq12() -> CheckOutcome:
 
 
 def _confirm_eq17() -> CheckOutcome:
-    p = _model(seed=9)
+    return _confirm_jacobian_chain(t=3, k=0, seed=9)
+
+
+def _confirm_jacobian_chain(t: int, k: int, seed: int) -> CheckOutcome:
+    """ds_t/ds_k as the product J_t ... J_{k+1} (latest leftmost) against finite differences."""
+    p = _model(seed=seed)
     s = _states(p)
-    t, k = 3, 0
     eps = 1e-6
 
     def s_t_from(s_k: np.ndarray) -> np.ndarray:
@@ -303,7 +308,8 @@ def _confirm_eq17() -> CheckOutcome:
     true = np.column_stack(
         [(s_t_from(s[k] + eps * e) - s_t_from(s[k] - eps * e)) / (2 * eps) for e in np.eye(4)]
     )
-    return array_check(_ds_t_ds_k(p, t, k), true, label="ds_3/ds_0 = J_3 J_2 J_1")
+    factors = " ".join(f"J_{m}" for m in range(t, k, -1))
+    return array_check(_ds_t_ds_k(p, t, k), true, label=f"ds_{t}/ds_{k} = {factors}")
 
 
 def _confirm_eq27() -> CheckOutcome:
@@ -336,7 +342,11 @@ def _e(
     problem: str,
     correction: str,
     check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
 ) -> Erratum:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
     return Erratum(
         f"001-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
     )
@@ -472,7 +482,16 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _c(line: int, quote: str, statement: str, check: Callable[[], CheckOutcome]) -> Confirmation:
+def _c(
+    line: int,
+    quote: str,
+    statement: str,
+    check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
+) -> Confirmation:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
     return Confirmation(SEED, line, quote, statement, check)
 
 
@@ -507,6 +526,25 @@ CONFIRMED: list[Confirmation] = [
         r"h(t-1)}\cdots\frac{\partial h(k+1)}{\partial h(k)}\quad(\text{ordered from }t\text{ "
         r"down})",
         _confirm_eq17,
+        formulas=(r"\prod_{m=k+1}^t \frac{\partial s_m}{\partial s_{m-1}}",),
+    ),
+    _c(
+        272,
+        r"\frac{\partial \underline{h}_2}{\partial \underline{h}_0} = \frac{\partial "
+        r"\underline{h}_2}{\partial \underline{h}_1} \cdot \frac{\partial \underline{h}_1}"
+        r"{\partial \underline{h}_0}",
+        r"\frac{\partial h(2)}{\partial h(0)}=\frac{\partial h(2)}{\partial h(1)}\,"
+        r"\frac{\partial h(1)}{\partial h(0)}",
+        lambda: _confirm_jacobian_chain(t=2, k=0, seed=10),
+        formulas=(r"\frac{\partial \underline{h}_2}{\partial \underline{h}_0}",),
+    ),
+    _c(
+        282,
+        r"\prod_{m=k+1}^{m=t} \frac{\partial \underline{h}_m}{\partial \underline{h}_{m-1}}",
+        r"\frac{\partial h(t)}{\partial h(k)}=\prod_{m=k+1}^{t}\frac{\partial h(m)}{\partial "
+        r"h(m-1)}\quad(\text{latest factor leftmost})",
+        lambda: _confirm_jacobian_chain(t=3, k=1, seed=11),
+        formulas=(r"\prod_{m=k+1}^{m=t}",),
     ),
     _c(
         324,

@@ -26,6 +26,7 @@ from derivations.errata._checks import (
     is_zero_in_exp,
     softmax,
     truth_check,
+    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
@@ -349,7 +350,11 @@ def _e(
     problem: str,
     correction: str,
     check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
 ) -> Erratum:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
     return Erratum(
         f"002-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
     )
@@ -515,7 +520,16 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _c(line: int, quote: str, statement: str, check: Callable[[], CheckOutcome]) -> Confirmation:
+def _c(
+    line: int,
+    quote: str,
+    statement: str,
+    check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
+) -> Confirmation:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
     return Confirmation(SEED, line, quote, statement, check)
 
 
@@ -532,28 +546,45 @@ CONFIRMED: list[Confirmation] = [
         r"\vec{g}_j)}",
         r"\frac{\partial\hat y_i}{\partial o_j}=\hat y_i(\delta_{ij}-\hat y_j)",
         _confirm_softmax_jacobian,
+        formulas=(
+            r"\frac{\partial \vec{g}_i}{\partial \circ_j} = \vec{g}_i (\delta_{ij} - \vec{g}_j)",
+        ),
+    ),
+    _c(
+        94,
+        r"\frac{\partial \hat{y}_{t,i}}{\partial \theta_{t,j}} = \hat{y}_{t,i} (\delta_{ij} - "
+        r"\hat{y}_{t,j})",
+        r"\frac{\partial\hat y_i(t)}{\partial o_j(t)}=\hat y_i(t)\,(\delta_{ij}-\hat y_j(t))",
+        _confirm_softmax_jacobian,
+        formulas=(r"\hat{y}_{t,i} (\delta_{ij} - \hat{y}_{t,j})",),
+    ),
+    _c(
+        102,
+        r"= \hat{y}_{t,j} - y_{t,j}",
+        r"(\nabla_{o(t)}L)_j=\hat y_j(t)-y_j(t)",
+        _confirm_output_gradient,
+        formulas=(r"= \hat{y}_{t,j} - y_{t,j}",),
     ),
     _c(
         104,
         r"\frac{\partial L_t}{\partial \theta_t} = \hat{y}_t - y_t = \delta_t^y",
         r"\nabla_{o(t)}L=\hat y(t)-e_{y(t)}\quad(\text{one-hot target, line 28})",
         _confirm_output_gradient,
+        formulas=(r"\hat{y}_t - y_t = \delta_t^y",),
     ),
     _c(
         126,
         r"\delta_t^h \equiv \frac{\partial \mathcal{L}}{\partial h_t} = W_{ya}^\top "
         r"\delta_t^y + W_{aa}^\top \delta_{t+1}^u",
+        r"\nabla_{o(t)}L=\hat y(t)-e_{y(t)},\quad"
         r"\nabla_{h(t)}L=V^\top\nabla_{o(t)}L+W^\top\nabla_{a(t+1)}L,\quad\nabla_{a(t)}L=\oper"
         r"atorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L,\quad\nabla_{a(T+1)}L=0",
         _confirm_line126,
-    ),
-    _c(
-        126,
-        r"\delta_t^h \equiv \frac{\partial \mathcal{L}}{\partial h_t} = W_{ya}^\top "
-        r"\delta_t^y + W_{aa}^\top \delta_{t+1}^u",
-        r"\nabla_{h(t)}L=V^\top\nabla_{o(t)}L+W^\top\nabla_{a(t+1)}L,\quad\nabla_{a(t)}L=\oper"
-        r"atorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L,\quad\nabla_{a(T+1)}L=0",
-        _confirm_line126,
+        formulas=(
+            r"\delta_t^y \equiv",
+            r"\delta_t^h \equiv",
+            r"\delta_t^u \equiv",
+        ),
     ),
     _c(
         128,
@@ -563,6 +594,13 @@ CONFIRMED: list[Confirmation] = [
         r"L=\sum_t(\nabla_{a(t)}L)\,x(t)^\top,\ \ \nabla_c L=\sum_t\nabla_{o(t)}L,\ \ "
         r"\nabla_b L=\sum_t\nabla_{a(t)}L",
         _confirm_bptt,
+        formulas=(
+            r"{\partial W_{ya}}",
+            r"{\partial b_y}",
+            r"{\partial W_{aa}}",
+            r"{\partial W_{ax}}",
+            r"{\partial b_a}",
+        ),
     ),
     _c(
         134,

@@ -28,6 +28,7 @@ from derivations.errata._checks import (
     softmax,
     sympy_residual_check,
     truth_check,
+    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
@@ -423,7 +424,11 @@ def _e(
     problem: str,
     correction: str,
     check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
 ) -> Erratum:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
     return Erratum(
         f"003-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
     )
@@ -468,6 +473,7 @@ ERRATA: list[Erratum] = [
         r"y_j),\qquad\frac{\partial\hat y}{\partial o}=\operatorname{diag}(\hat y)-\hat y\hat "
         r"y^\top",
         _check_eq5,
+        formulas=(r"\hat{y}_{t,i} (1 - \hat{y}_{t,j}) \quad (5)",),
     ),
     _e(
         4,
@@ -533,6 +539,7 @@ ERRATA: list[Erratum] = [
         r"\nabla_{o(t)}L=\hat y(t)-e_{y(t)},\qquad\nabla_{\hat y(t)}L=-e_{y(t)}/\hat y(t)\ \ "
         r"(\text{elementwise})",
         _check_sign_dl_dyhat,
+        formulas=(r"\frac{\partial L_t}{\partial \hat{y}_t} &= (y_t - \hat{y}_t)",),
     ),
     _e(
         9,
@@ -549,6 +556,7 @@ ERRATA: list[Erratum] = [
         r"y(t)-e_{y(t)}\big),\qquad\frac{\partial\hat y(t)}{\partial "
         r"h(t)}=\big(\operatorname{diag}(\hat y(t))-\hat y(t)\hat y(t)^\top\big)V",
         _check_mislabelled_factors,
+        formulas=(r"\frac{\partial \hat{y}_t}{\partial h_t} &= V^\top",),
     ),
     _e(
         10,
@@ -563,6 +571,7 @@ ERRATA: list[Erratum] = [
         r"not as $\partial h_{j+1}/\partial h_j$.",
         r"\frac{\partial h(j+1)}{\partial h(j)}=\operatorname{diag}(1-h(j+1)^2)\,W",
         _check_recurrent_jacobian,
+        formulas=(r"\frac{\partial h_{j+1}}{\partial h_j} &= W^\top (1 - h_{j+1}^2)",),
     ),
     _e(
         11,
@@ -579,6 +588,7 @@ ERRATA: list[Erratum] = [
         r"^{t-1}W^\top\operatorname{diag}(1-h(j+1)^2)\Big)V^\top\big(\hat "
         r"y(t)-e_{y(t)}\big)\,h(k-1)^\top",
         _check_eq10,
+        formulas=(r"(y_t - \hat{y}_t) V^\top",),
     ),
     _e(
         12,
@@ -593,6 +603,7 @@ ERRATA: list[Erratum] = [
         r"y_t/\partial h_t$.)",
         r"\text{Eq. (6): }\nabla_{o(t)}L=\hat y(t)-e_{y(t)}",
         _check_cites_eq6,
+        formulas=(r"\frac{\partial L_t}{\partial \hat{y}_t} = (y_t - \hat{y}_t)",),
     ),
     _e(
         13,
@@ -604,6 +615,26 @@ ERRATA: list[Erratum] = [
         r"$(1-h_k^2)x_k$ is not even defined when $n_x\ne n_h$.",
         r"\nabla_U L=\sum_{t=1}^{T}\operatorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L\,x(t)^\top",
         _check_dh_du,
+    ),
+    _e(
+        16,
+        136,
+        r"\frac{\partial \hat{y}_t}{\partial h_t} = V^\top",
+        "wrong formula",
+        "medium",
+        r"The block for $U$ repeats the two Jacobians of line 122 with their errors: "
+        r"$\partial\hat y_t/\partial h_t$ is $(\operatorname{diag}\hat y_t-\hat y_t\hat "
+        r"y_t^\top)V$ ($n_y\times n_h$), not $V^\top$ ($n_h\times n_y$), and "
+        r"$\partial h_{j+1}/\partial h_j$ is the matrix $\operatorname{diag}(1-h_{j+1}^2)W$, "
+        r"not the vector $W^\top(1-h_{j+1}^2)$.",
+        r"\frac{\partial\hat y(t)}{\partial h(t)}=\big(\operatorname{diag}(\hat y(t))-\hat "
+        r"y(t)\hat y(t)^\top\big)V,\qquad\frac{\partial h(j+1)}{\partial "
+        r"h(j)}=\operatorname{diag}(1-h(j+1)^2)\,W",
+        lambda: combine(_check_mislabelled_factors(), _check_recurrent_jacobian()),
+        formulas=(
+            r"\frac{\partial \hat{y}_t}{\partial h_t} = V^\top",
+            r"\frac{\partial h_{j+1}}{\partial h_j} = W^\top (1 - h_{j+1}^2)",
+        ),
     ),
     _e(
         14,
@@ -620,6 +651,7 @@ ERRATA: list[Erratum] = [
         r"^{t-1}W^\top\operatorname{diag}(1-h(j+1)^2)\Big)V^\top\big(\hat "
         r"y(t)-e_{y(t)}\big)\,x(k)^\top",
         _check_eq12,
+        formulas=(r"\frac{\partial L}{\partial W} = \sum_{t=1}^S",),
     ),
     _e(
         15,
@@ -635,11 +667,21 @@ ERRATA: list[Erratum] = [
         r"\nabla_b L=\sum_{t=1}^{T}\sum_{k=1}^{t}\operatorname{diag}(1-h(k)^2)\Big(\prod_{j=k}"
         r"^{t-1}W^\top\operatorname{diag}(1-h(j+1)^2)\Big)V^\top\big(\hat y(t)-e_{y(t)}\big)",
         _check_eq14,
+        formulas=(r"(1 - h_k^2) \right) \quad (14)",),
     ),
 ]
 
 
-def _c(line: int, quote: str, statement: str, check: Callable[[], CheckOutcome]) -> Confirmation:
+def _c(
+    line: int,
+    quote: str,
+    statement: str,
+    check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
+) -> Confirmation:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
     return Confirmation(SEED, line, quote, statement, check)
 
 
@@ -655,18 +697,21 @@ CONFIRMED: list[Confirmation] = [
         r"= (\hat{y}_t - y_t) \quad (6)",
         r"\nabla_{o(t)}L=\hat y(t)-e_{y(t)}\quad(\text{one-hot target})",
         _confirm_eq6,
+        formulas=(r"\frac{\partial L_t}{\partial \hat{\Omega}_t}",),
     ),
     _c(
         78,
         r"= \sum_{t=1}^S (\hat{y}_t - y_t) \cdot h_t^\top \quad (7)",
         r"\nabla_V L=\sum_{t=1}^{T}\big(\hat y(t)-e_{y(t)}\big)\,h(t)^\top",
         _confirm_eq7,
+        formulas=(r"= \sum_{t=1}^S (\hat{y}_t - y_t) \cdot h_t^\top \quad (7)",),
     ),
     _c(
         92,
         r"= \sum_{t=1}^T (\hat{y}_t - y_t) \quad (8)",
         r"\nabla_c L=\sum_{t=1}^{T}\big(\hat y(t)-e_{y(t)}\big)",
         _confirm_eq8,
+        formulas=(r"= \sum_{t=1}^T (\hat{y}_t - y_t) \quad (8)",),
     ),
     _c(
         106,

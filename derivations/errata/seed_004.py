@@ -21,12 +21,14 @@ from derivations.errata._checks import (
     canonical_forward,
     canonical_loss,
     canonical_model,
+    combine,
     exp_identity_check,
     finite_difference_gradient,
     gradient_formula_check,
     number_check,
     softmax,
     truth_check,
+    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
@@ -350,6 +352,41 @@ def _confirm_dl_dbh() -> CheckOutcome:
     return gradient_formula_check(formula, None, "b", params=_model(seed=10), loss=_final_loss)
 
 
+def _check_dy_dh_needs_diag() -> CheckOutcome:
+    # Read as printed, (1 - h_{t+1}^2) is a column: dy/dh_{t+1} (1 - h_{t+1}^2) is
+    # output_size x 1 and cannot multiply w_hh (hidden_size x hidden_size).
+    p = _model(seed=6)
+    h = canonical_forward(p)["h"]
+    left = p["V"] @ (1 - h[-1] ** 2)[:, None]  # dy/dh_n = w_hy, times the column
+    conforms = left.shape[1] == p["W"].shape[0]
+    return combine(
+        truth_check(
+            conforms,
+            True,
+            f"dy/dh_n (1 - h_n^2) is {left.shape[0]}x{left.shape[1]} and w_hh is "
+            f"{p['W'].shape[0]}x{p['W'].shape[1]}: the printed product is undefined",
+        ),
+        _confirm_dy_dh_recursion(),
+    )
+
+
+def _check_dl_dbh_needs_elementwise() -> CheckOutcome:
+    # dL/dh and (1 - h_t^2) are both hidden_size x 1: as a matrix product they do not conform.
+    p = _model(seed=10)
+    h = canonical_forward(p)["h"]
+    dh, factor = _dl_dh(p)[-1][:, None], (1 - h[-1] ** 2)[:, None]
+    conforms = dh.shape[1] == factor.shape[0]
+    return combine(
+        truth_check(
+            conforms,
+            True,
+            f"dL/dh_t is {dh.shape[0]}x{dh.shape[1]} and (1 - h_t^2) is "
+            f"{factor.shape[0]}x{factor.shape[1]}: the printed product is undefined",
+        ),
+        _confirm_dl_dbh(),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The catalogue: quotes in the note's letters, corrections in the canonical notation
 # (NOTATION.md; the module docstring maps the letters).
@@ -365,7 +402,11 @@ def _e(
     problem: str,
     correction: str,
     check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
 ) -> Erratum:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
     return Erratum(
         f"004-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
     )
@@ -455,6 +496,7 @@ ERRATA: list[Erratum] = [
         r"vectors of different lengths is undefined.",
         r"\nabla_V L=(\nabla_{o(T)}L)\,h(T)^\top=\big(\hat y(T)-e_y\big)\,h(T)^\top",
         _check_dl_dwhy,
+        formulas=(r"\frac{\partial L}{\partial y} \cdot h_n",),
     ),
     _e(
         7,
@@ -519,6 +561,22 @@ ERRATA: list[Erratum] = [
         _check_local_dh_dwxh,
     ),
     _e(
+        13,
+        206,
+        r"\cdot (1 - h_{t+1}^2) w_{hh}",
+        "misleading notation",
+        "medium",
+        r"$(1 - h_{t+1}^2)$ is a vector. Between the Jacobians $\partial y/\partial h_{t+1}$ "
+        r"(output_size $\times$ hidden_size) and $w_{hh}$ it must be the diagonal matrix "
+        r"$\operatorname{diag}(1 - h_{t+1}^2)$; read as printed, the product "
+        r"$\frac{\partial y}{\partial h_{t+1}}(1 - h_{t+1}^2)$ is a column and cannot multiply "
+        r"$w_{hh}$. With diag the recursion is right.",
+        r"\frac{\partial o(T)}{\partial h(t)}=\frac{\partial o(T)}{\partial h(t+1)}\,"
+        r"\operatorname{diag}(1-h(t+1)^2)\,W",
+        _check_dy_dh_needs_diag,
+        formulas=(r"(1 - h_{t+1}^2) w_{hh}",),
+    ),
+    _e(
         11,
         210,
         r"\frac{\partial L}{\partial w_{xh}} = \sum \frac{\partial L}{\partial h} (1-h_t^2) "
@@ -533,6 +591,7 @@ ERRATA: list[Erratum] = [
         r"\\\nabla_{h(T)}L=V^\top\nabla_{o(T)}L,\ \nabla_{h(t)}L=W^\top\operatorname{diag}(1-h"
         r"(t+1)^2)\,\nabla_{h(t+1)}L",
         _check_eq_wxh,
+        formulas=(r"\sum \frac{\partial L}{\partial h} (1-h_t^2) x_t",),
     ),
     _e(
         12,
@@ -546,11 +605,36 @@ ERRATA: list[Erratum] = [
         r"matrix; the last factor must be $h_{t-1}^\top$.",
         r"\nabla_W L=\sum_{t=1}^{T}\operatorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L\,h(t-1)^\top",
         _check_eq_whh,
+        formulas=(r"\sum \frac{\partial L}{\partial h} (1-h_t^2) h_{t-1}",),
+    ),
+    _e(
+        14,
+        214,
+        r"\frac{\partial L}{\partial b_h} = \sum \frac{\partial L}{\partial h} (1-h_t^2)",
+        "misleading notation",
+        "medium",
+        r"$\partial L/\partial h$ and $(1-h_t^2)$ are both hidden_size $\times 1$: written "
+        r"side by side they are a matrix product that does not conform. The product is "
+        r"elementwise ($\odot$, or $\operatorname{diag}(1-h_t^2)$ in front); with it, and "
+        r"$\partial L/\partial h_t$ inside the sum over $t$, the formula is right.",
+        r"\nabla_b L=\sum_{t=1}^{T}\operatorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L=\sum_{t=1}^{T}"
+        r"(1-h(t)^2)\odot\nabla_{h(t)}L",
+        _check_dl_dbh_needs_elementwise,
+        formulas=(r"\sum \frac{\partial L}{\partial h} (1-h_t^2)",),
     ),
 ]
 
 
-def _c(line: int, quote: str, statement: str, check: Callable[[], CheckOutcome]) -> Confirmation:
+def _c(
+    line: int,
+    quote: str,
+    statement: str,
+    check: Callable[[], CheckOutcome],
+    *,
+    formulas: tuple[str, ...] = (),
+) -> Confirmation:
+    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
+        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
     return Confirmation(SEED, line, quote, statement, check)
 
 
@@ -579,12 +663,14 @@ CONFIRMED: list[Confirmation] = [
         r"p_i - 1 & \text{if } i = c",
         r"(\nabla_o L)_i=\hat y_i-1_{i=y},\quad\nabla_o L=\hat y-e_y",
         _confirm_p_minus_onehot,
+        formulas=(r"p_i - 1 & \text{if } i = c",),
     ),
     _c(
         150,
         r"\therefore \frac{\partial L}{\partial b_y} = \frac{\partial L}{\partial y}",
         r"\nabla_c L=\nabla_{o(T)}L=\hat y(T)-e_y",
         _confirm_dl_dby,
+        formulas=(r"\frac{\partial L}{\partial b_y} = \frac{\partial L}{\partial y}",),
     ),
     _c(
         206,
