@@ -64,8 +64,7 @@ def _fmt(error: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnn_sym import PARAMETER_NAMES, RnnSymError, SizeLimitError
-    from rnn_sym import check_sizes
+    from rnn_sym import PARAMETER_NAMES, RnnSymError, SizeLimitError, check_sizes
 
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) or PARAMETER_NAMES
     unknown = [name for name in only if name not in PARAMETER_NAMES]
@@ -100,12 +99,12 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
         NumericBptt,
         expanded_full,
         full_forms,
-        residual_is_zero,
-        sigma_pi_full,
         model_symbols,
         prove_recursion,
         prove_sigma_pi_inductive,
+        residual_is_zero,
         reverse_mode,
+        sigma_pi_full,
     )
 
     T, n_x, n_h, n_y, mto = args.T, args.n_x, args.n_h, args.n_y, args.many_to_one

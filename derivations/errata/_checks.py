@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from derivations.errata._types import CheckOutcome
+from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 __all__ = [
     "array_check",
@@ -645,3 +645,57 @@ def with_note_formula(
 
 
 __all__ += ["NoteFormulaCheck", "note_formula_check", "with_note_formula"]
+
+
+class SeedCatalogue:
+    """Builds the Errata and Confirmations of one seed, numbering ids "<prefix>-NN".
+
+    `formulas=` names transcriptions (in `rnn_check`) of the note's formula on that line;
+    the formula checker's verdicts on them then join the entry's machine check.
+    """
+
+    def __init__(self, seed: str) -> None:
+        self.seed = seed
+
+    def erratum(
+        self,
+        number: int,
+        line: int,
+        quote: str,
+        category: str,
+        severity: str,
+        problem: str,
+        correction: str,
+        check: Callable[[], CheckOutcome],
+        *,
+        formulas: tuple[str, ...] = (),
+    ) -> Erratum:
+        if formulas:
+            check = with_note_formula(check, self.seed, line, *formulas, erratum=True)
+        return Erratum(
+            f"{self.seed[:3]}-{number:02d}",
+            self.seed,
+            line,
+            quote,
+            category,
+            severity,
+            problem,
+            correction,
+            check,
+        )
+
+    def confirmation(
+        self,
+        line: int,
+        quote: str,
+        statement: str,
+        check: Callable[[], CheckOutcome],
+        *,
+        formulas: tuple[str, ...] = (),
+    ) -> Confirmation:
+        if formulas:
+            check = with_note_formula(check, self.seed, line, *formulas, erratum=False)
+        return Confirmation(self.seed, line, quote, statement, check)
+
+
+__all__ += ["SeedCatalogue"]

@@ -9,7 +9,6 @@ claims are decided by SymPy, and printed numbers are recomputed from their own f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -19,6 +18,7 @@ from derivations.errata import seed_lines
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 SEED = "000_353fc027c1455118.txt"
+_CATALOGUE = ck.SeedCatalogue(SEED)
 
 # The toy example of section 1.5 has a vocabulary of N = 2 characters and 3 hidden units:
 # small, and N < n_h, which is what exposes a sum over the wrong index range.
@@ -644,24 +644,7 @@ def _confirm_operation_count() -> CheckOutcome:
 # --------------------------------------------------------------------------------------------
 
 
-def _erratum(
-    number: int,
-    line: int,
-    quote: str,
-    category: str,
-    severity: str,
-    problem: str,
-    correction: str,
-    check,
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Erratum:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = ck.with_note_formula(check, SEED, line, *formulas, erratum=True)
-    return Erratum(
-        f"000-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
-    )
-
+_erratum = _CATALOGUE.erratum
 
 ERRATA: list[Erratum] = [
     _erratum(
@@ -1059,18 +1042,7 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _confirmation(
-    line: int,
-    quote: str,
-    statement: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Confirmation:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = ck.with_note_formula(check, SEED, line, *formulas, erratum=False)
-    return Confirmation(SEED, line, quote, statement, check)
-
+_confirmation = _CATALOGUE.confirmation
 
 CONFIRMED: list[Confirmation] = [
     _confirmation(

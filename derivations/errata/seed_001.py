@@ -12,12 +12,13 @@ written in the canonical notation of NOTATION.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    SeedCatalogue,
     array_check,
     canonical_model,
     finite_difference_gradient,
@@ -25,11 +26,11 @@ from derivations.errata._checks import (
     is_zero_in_exp,
     sympy_residual_check,
     truth_check,
-    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 SEED = "001_0b57e9a572fb520b.txt"
+_CATALOGUE = SeedCatalogue(SEED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,24 +334,7 @@ def _confirm_relu_derivative() -> CheckOutcome:
 # --------------------------------------------------------------------------------------------
 
 
-def _e(
-    number: int,
-    line: int,
-    quote: str,
-    category: str,
-    severity: str,
-    problem: str,
-    correction: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Erratum:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
-    return Erratum(
-        f"001-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
-    )
-
+_e = _CATALOGUE.erratum
 
 ERRATA: list[Erratum] = [
     _e(
@@ -482,18 +466,7 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _c(
-    line: int,
-    quote: str,
-    statement: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Confirmation:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
-    return Confirmation(SEED, line, quote, statement, check)
-
+_c = _CATALOGUE.confirmation
 
 CONFIRMED: list[Confirmation] = [
     _c(

@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    SeedCatalogue,
     array_check,
     canonical_forward,
     canonical_model,
@@ -26,11 +27,11 @@ from derivations.errata._checks import (
     is_zero_in_exp,
     softmax,
     truth_check,
-    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 SEED = "002_1986c8a8192cb80b.txt"
+_CATALOGUE = SeedCatalogue(SEED)
 _K = 3  # classes in the symbolic softmax checks
 
 
@@ -341,24 +342,7 @@ def _confirm_clipping() -> CheckOutcome:
 # --------------------------------------------------------------------------------------------
 
 
-def _e(
-    number: int,
-    line: int,
-    quote: str,
-    category: str,
-    severity: str,
-    problem: str,
-    correction: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Erratum:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
-    return Erratum(
-        f"002-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
-    )
-
+_e = _CATALOGUE.erratum
 
 ERRATA: list[Erratum] = [
     _e(
@@ -520,18 +504,7 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _c(
-    line: int,
-    quote: str,
-    statement: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Confirmation:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
-    return Confirmation(SEED, line, quote, statement, check)
-
+_c = _CATALOGUE.confirmation
 
 CONFIRMED: list[Confirmation] = [
     _c(

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    SeedCatalogue,
     array_check,
     canonical_forward,
     canonical_loss,
@@ -28,11 +29,11 @@ from derivations.errata._checks import (
     number_check,
     softmax,
     truth_check,
-    with_note_formula,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 SEED = "004_957c386b48be8623.txt"
+_CATALOGUE = SeedCatalogue(SEED)
 
 # --------------------------------------------------------------------------------------------
 # The many-to-one model, written out plainly
@@ -393,24 +394,7 @@ def _check_dl_dbh_needs_elementwise() -> CheckOutcome:
 # --------------------------------------------------------------------------------------------
 
 
-def _e(
-    number: int,
-    line: int,
-    quote: str,
-    category: str,
-    severity: str,
-    problem: str,
-    correction: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Erratum:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=True)
-    return Erratum(
-        f"004-{number:02d}", SEED, line, quote, category, severity, problem, correction, check
-    )
-
+_e = _CATALOGUE.erratum
 
 ERRATA: list[Erratum] = [
     _e(
@@ -625,18 +609,7 @@ ERRATA: list[Erratum] = [
 ]
 
 
-def _c(
-    line: int,
-    quote: str,
-    statement: str,
-    check: Callable[[], CheckOutcome],
-    *,
-    formulas: tuple[str, ...] = (),
-) -> Confirmation:
-    if formulas:  # the checker's verdicts on the note's transcribed formulas join the check
-        check = with_note_formula(check, SEED, line, *formulas, erratum=False)
-    return Confirmation(SEED, line, quote, statement, check)
-
+_c = _CATALOGUE.confirmation
 
 CONFIRMED: list[Confirmation] = [
     _c(
