@@ -345,9 +345,21 @@ class UnknownSymbolError(FormulaError):
 
 
 class ShapeError(FormulaError):
-    """Shapes that do not conform, with the sub-expressions and both shapes."""
+    """Shapes that do not conform, with the sub-expressions and both shapes.
+
+    `failure` is the failure without the user's letters, (operation, shape, shape), and
+    `operands` the two values (arrays, or None for a size-free I, 𝟏, 0): the diagnosis
+    compares them with those of a mutated reference formula that fails the same way.
+    """
 
     kind = "shape"
+
+    def __init__(
+        self, message: str, failure: tuple[str, ...] = (), operands: tuple = ()
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.operands = operands
 
 
 def _wrap(node: Node) -> str:

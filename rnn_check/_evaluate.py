@@ -133,6 +133,14 @@ def _scalar(value: float, src: str = "") -> Val:
     return Val("scalar", float(value), src)
 
 
+def _failure(operation: str, a: Val, b: Val) -> dict:
+    """The letter-free description of a shape failure (see `A.ShapeError`)."""
+    return {
+        "failure": (operation, _shape(a), _shape(b)),
+        "operands": tuple(v.data if v.kind == "mat" else None for v in (a, b)),
+    }
+
+
 def _concrete(v: Val, like: Val) -> Val:
     """Give a size-free value (I, 𝟏, 0) the size `like` needs for elementwise operations."""
     if v.kind in ("mat", "scalar"):
@@ -156,7 +164,12 @@ class Evaluator:
     ctx: Context
     definitions: tuple[A.Definition, ...] = ()
     base_env: dict[str, int] = field(default_factory=dict)
+    # identities: a step past the end (h_{T+1}, ∂y_T/∂h_{T+1}) whose time depends on no sum
+    # index does not exist (RangeError), instead of being the zero padding a gradient
+    # formula's sum past the end may use
+    strict_end: bool = False
     work: int = 0
+    _summing: list = field(default_factory=list)  # indices of the enclosing sums
     _memo: dict = field(default_factory=dict)
     _active: set = field(default_factory=set)
 
@@ -223,10 +236,12 @@ class Evaluator:
     def v_Param(self, node: A.Param, env) -> Val:
         return _mat(self.ctx.params[node.name], node.src or node.name)
 
-    def _check_time(self, name: str, t: int, node: A.Node) -> None:
+    def _check_time(self, name: str, t: int, node: A.Node, time: A.Node | None = None) -> None:
         T = self.ctx.T
         first = 0 if name == "h" else 1
         last = T if name in ("x", "y") else T + 1
+        if self.strict_end and time is not None and not A.free_indices(time) & set(self._summing):
+            last = T
         if not first <= t <= last:
             word = _WORDS.get(name, name)
             raise A.RangeError(
@@ -255,12 +270,12 @@ class Evaluator:
 
     def v_Quantity(self, node: A.Quantity, env) -> Val:
         t = self.index(node.time, env)
-        self._check_time(node.name, t, node)
+        self._check_time(node.name, t, node, node.time)
         v = _mat(self.ctx.series[node.name][t], node.src)
         return self._component(v, node.comp, env, node)
 
     def _adjoint(self, q: str, t: int, node) -> np.ndarray:
-        self._check_time(q, t, node)
+        self._check_time(q, t, node, node.time)
         if q == "yhat":
             if t > self.ctx.T:
                 return np.zeros(self.ctx.n_y)
@@ -273,8 +288,8 @@ class Evaluator:
             v = _mat(self._adjoint(node.quantity, t, node), node.src)
             return self._component(v, node.comp, env, node)
         s = self.index(node.step, env)
-        self._check_time("o", s, node)
-        self._check_time(node.quantity, t, node)
+        self._check_time("o", s, node, node.step)
+        self._check_time(node.quantity, t, node, node.time)
         ctx = self.ctx
         g_s = ctx.series["yhat"][s] - ctx.series["y"][s] if s <= ctx.T else np.zeros(ctx.n_y)
         if node.quantity == "yhat":
@@ -331,8 +346,8 @@ class Evaluator:
     def v_Jacobian(self, node: A.Jacobian, env) -> Val:
         n = self.index(node.num_time, env)
         d = self.index(node.den_time, env)
-        self._check_time(node.num, n, node)
-        self._check_time(node.den, d, node)
+        self._check_time(node.num, n, node, node.num_time)
+        self._check_time(node.den, d, node, node.den_time)
         v = _mat(self._jacobian(node.num, n, node.den, d), node.src)
         if len(node.comp) == 1 and v.data.shape[1] == 1:
             return self._component(v, node.comp, env, node)
@@ -378,7 +393,8 @@ class Evaluator:
             op = "+" if sign > 0 else "−"
             raise A.ShapeError(
                 f"{_paren(a.src)} is {_shape(a)} and {_paren(b.src)} is {_shape(b)}: "
-                f"the {'sum' if sign > 0 else 'difference'} ({op}) needs equal shapes"
+                f"the {'sum' if sign > 0 else 'difference'} ({op}) needs equal shapes",
+                **_failure("sum", a2, b2),
             )
         return _mat(np.asarray(a2.data) + sign * np.asarray(b2.data), src)
 
@@ -414,7 +430,8 @@ class Evaluator:
             if b.data.shape[0] != 1:
                 raise A.ShapeError(
                     f"𝟏 is a column and {_paren(b.src)} is {_shape(b)}: the product needs "
-                    f"1 = {b.data.shape[0]}"
+                    f"1 = {b.data.shape[0]}",
+                    **_failure("product", a, b),
                 )
             a = _mat(np.ones((1, 1)) * a.data, a.src)
         (r1, c1), (r2, c2) = a.data.shape, b.data.shape
@@ -424,7 +441,8 @@ class Evaluator:
                 hint = " (for an elementwise product write \\odot or \\mathrm{diag}(…))"
             raise A.ShapeError(
                 f"{_paren(a.src)} is {r1}×{c1} and {_paren(b.src)} is {r2}×{c2}: "
-                f"the product needs {c1} = {r2}{hint or _layout_hint(r1, c1, r2, c2)}"
+                f"the product needs {c1} = {r2}{hint or _layout_hint(r1, c1, r2, c2)}",
+                **_failure("product", a, b),
             )
         out = a.data @ b.data
         if out.shape == (1, 1):
@@ -454,7 +472,8 @@ class Evaluator:
         if a2.data.shape != b2.data.shape:
             raise A.ShapeError(
                 f"{_paren(a.src)} is {_shape(a)} and {_paren(b.src)} is {_shape(b)}: "
-                "the elementwise product ⊙ needs equal shapes"
+                "the elementwise product ⊙ needs equal shapes",
+                **_failure("elementwise product", a2, b2),
             )
         return _mat(a2.data * b2.data, node.src)
 
@@ -470,7 +489,8 @@ class Evaluator:
         if b.kind != "mat" or a2.kind == "mat" and a2.data.shape != b.data.shape:
             raise A.ShapeError(
                 f"{_paren(a.src)} is {_shape(a)} and {_paren(b.src)} is {_shape(b)}: "
-                "a quotient needs a scalar below or equal shapes (elementwise)"
+                "a quotient needs a scalar below or equal shapes (elementwise)",
+                **_failure("quotient", a, b),
             )
         with np.errstate(all="ignore"):
             return _mat(np.asarray(a2.data) / b.data, node.src)
@@ -551,14 +571,18 @@ class Evaluator:
         acc: Val = Val(
             "zero" if node.kind == "sum" else "eye", 0.0 if node.kind == "sum" else 1.0, node.src
         )
-        for i in indices:
-            inner = dict(env)
-            inner[node.var] = i
-            term = self.value(node.body, inner)
-            if node.kind == "sum":
-                acc = self.add(acc, term, 1.0, node)
-            else:
-                acc = self.mul(acc, term, node.src)
+        self._summing.append(node.var)
+        try:
+            for i in indices:
+                inner = dict(env)
+                inner[node.var] = i
+                term = self.value(node.body, inner)
+                if node.kind == "sum":
+                    acc = self.add(acc, term, 1.0, node)
+                else:
+                    acc = self.mul(acc, term, node.src)
+        finally:
+            self._summing.pop()
         return acc
 
     def bounds(self, node: A.BigOp, env) -> tuple[int, int]:

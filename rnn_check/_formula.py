@@ -645,7 +645,7 @@ def _check_identity(
         ]
         for values in itertools.product(*ranges):
             env = dict(zip(free, values, strict=True))
-            evaluator = Evaluator(ctx, program.definitions, base_env=dict(env))
+            evaluator = Evaluator(ctx, program.definitions, base_env=dict(env), strict_end=True)
             try:
                 if not _in_domain(lhs, evaluator, env):
                     continue
@@ -655,11 +655,13 @@ def _check_identity(
             except A.FormulaError as error:
                 return _ill_formed(error, case)
             try:
-                right_value = Evaluator(ctx, program.definitions, base_env=dict(env)).value(
-                    rhs, env
-                )
+                right_value = Evaluator(
+                    ctx, program.definitions, base_env=dict(env), strict_end=True
+                ).value(rhs, env)
             except A.RangeError:
-                continue  # the right side needs a step that does not exist here (h_{-1})
+                # the right side needs a step that does not exist here (h_{-1}, h_{T+1}):
+                # an identity is checked only where every quantity in it exists
+                continue
             except A.FormulaError as error:
                 return _ill_formed(error, case)
             right = _array(right_value, left)

@@ -57,3 +57,18 @@ def test_no_eval_of_text_in_packages():
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 code = line.split("#", 1)[0]
                 assert not pattern.search(code), f"{path}:{number}: {line.strip()}"
+
+
+def test_readme_python_example_runs(tmp_path):
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(example)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CORRECT" in done.stdout
