@@ -354,9 +354,7 @@ class ShapeError(FormulaError):
 
     kind = "shape"
 
-    def __init__(
-        self, message: str, failure: tuple[str, ...] = (), operands: tuple = ()
-    ) -> None:
+    def __init__(self, message: str, failure: tuple[str, ...] = (), operands: tuple = ()) -> None:
         super().__init__(message)
         self.failure = failure
         self.operands = operands

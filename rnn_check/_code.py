@@ -62,12 +62,19 @@ _BATCH = 7
 
 def default_battery(batch: bool = True, seed: int = 0) -> tuple[Case, ...]:
     """The cases `check_backward` runs: T = 1 … 5 without a batch axis, then with one."""
+    seed = _check_seed(seed)
     cases = [Case(T, *_SIZES[T % 2], seed=seed + T) for T in range(1, 6)]
     if batch:
         cases += [
             Case(T, *_SIZES[(T + 1) % 2], seed=seed + 10 + T, batch=_BATCH) for T in (1, 2, 3, 5)
         ]
     return tuple(cases)
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def make_case(
@@ -90,6 +97,7 @@ def make_case(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if batch is not None and (not isinstance(batch, int | np.integer) or batch < 1):
         raise ValueError(f"batch must be None (no batch axis) or a positive integer, got {batch!r}")
+    seed = _check_seed(seed)
     rng = np.random.default_rng([int(seed), T, n_x, n_h, n_y, batch or 0])
     params = {
         "U": rng.normal(0.0, 0.7, (n_h, n_x)),
@@ -106,7 +114,7 @@ def make_case(
         y = np.asarray(targets, dtype=int)
         if batch is not None or y.shape != (T,) or not ((0 <= y) & (y < n_y)).all():
             raise ValueError(
-                f"targets must be {T} classes in 0 … {n_y - 1} (no batch), got {list(y)}"
+                f"targets must be {T} classes in 0 … {n_y - 1} (no batch), got {y.tolist()}"
             )
     return params, x, y, h0
 
@@ -212,6 +220,11 @@ def _call(fn: Callable, case: Case) -> object:
 
 
 def _as_array(value: object, what: str, case: Case) -> np.ndarray:
+    if value is None:  # NumPy would read None as NaN: say what really happened
+        raise _IllFormed(
+            f"ILL-FORMED: {what} is None",
+            f"{what} is None (a missing return statement?); case {case.describe()}.",
+        )
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as error:
@@ -548,7 +561,13 @@ def check_backward(
         blocks = BLOCKS
     if isinstance(blocks, str):
         blocks = (blocks,)
-    blocks = tuple(blocks)
+    try:
+        blocks = tuple(blocks)
+    except TypeError:
+        raise TypeError(
+            f"blocks must be a sequence of block names among {', '.join(BLOCKS)}, "
+            f'e.g. ("U", "W"); got {blocks!r}'
+        ) from None
     unknown = [b for b in blocks if b not in BLOCKS]
     if unknown or not blocks:
         raise ValueError(
@@ -621,6 +640,10 @@ def check_block(
 
 def format_verdict(verdict: Verdict) -> str:
     """The verdict as text for people: summary, per-block errors, counterexample, diagnosis."""
+    if not isinstance(verdict, Verdict):
+        raise TypeError(
+            f"format_verdict takes the Verdict a check returned, got a {type(verdict).__name__}"
+        )
     lines = [verdict.summary]
     if verdict.detail:
         lines += ["", verdict.detail]

@@ -133,11 +133,17 @@ def _scalar(value: float, src: str = "") -> Val:
     return Val("scalar", float(value), src)
 
 
+def _operand(v: Val) -> np.ndarray | None:
+    if v.kind == "mat":
+        return np.asarray(v.data)
+    return np.full((1, 1), v.data) if v.kind == "scalar" else None  # I, 𝟏, 0: no size
+
+
 def _failure(operation: str, a: Val, b: Val) -> dict:
     """The letter-free description of a shape failure (see `A.ShapeError`)."""
     return {
         "failure": (operation, _shape(a), _shape(b)),
-        "operands": tuple(v.data if v.kind == "mat" else None for v in (a, b)),
+        "operands": tuple(_operand(v) for v in (a, b)),
     }
 
 

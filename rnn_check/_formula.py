@@ -273,7 +273,14 @@ def _as_block(value, dims: tuple[int, ...], block: str, src: str) -> np.ndarray:
     raise A.ShapeError(
         f"the formula {src or ''} is {got} but {_title(block)} is {want} ({names})".replace(
             "formula  is", "formula is"
+        ),
+        failure=("result", got, want),
+        operands=(
+            np.asarray(value.data) if value.kind == "mat" else np.full((1, 1), value.data),
+            None,
         )
+        if value.kind in ("mat", "scalar")
+        else (None, None),
     )
 
 
@@ -468,35 +475,121 @@ def _reference_programs(block: str) -> tuple[tuple[A.Program, A.Answer, _Target]
 SQUARE_CASES: tuple[tuple[int, int, int, int, int], ...] = ((3, 3, 3, 3, 21), (4, 3, 3, 3, 22))
 
 
+# Cases whose sizes tell n_x, n_h and n_y apart (4, 3, 2 and 2, 3, 4): a shape failure that
+# is the same on both is the same in letters (n_y×1 times n_h×1), not by a coincidence of sizes.
+SHAPE_CASES: tuple[tuple[int, int, int, int, int], ...] = BATTERY[:2]
+
+
 def _with_shape_diagnosis(
     verdict: Verdict, program: A.Program, answer: A.Answer, target: _Target, pairs: bool = True
 ) -> Verdict:
-    """Add the recognised mistake to a shape error, from cases where all sizes are equal."""
+    """Add the recognised mistakes to a shape error: the mutations of a correct formula that
+    fail the same way (`_same_failure`), then those that give the user's values on cases
+    where all sizes are equal, so that a missing transpose conforms."""
     if target.block not in REFERENCES:
         return verdict
+    by_failure = _same_failure(program, answer, target)
+    by_values: tuple[str, ...] = ()
     values = _values(program, answer, target, SQUARE_CASES)
-    if values is None:
-        return verdict
-    diagnosis = _diagnose(target.block, target, values, SQUARE_CASES, pairs=pairs)
+    if values is not None:
+        by_values = _diagnose(target.block, target, values, SQUARE_CASES, pairs=pairs)
+    diagnosis = by_values + tuple(d for d in by_failure if d not in by_values)
     if not diagnosis:
         return verdict
+    how = {d: "same values where all sizes are equal" for d in by_values}
+    how |= {d: "same shape failure" for d in by_failure if d not in how}
     return dataclasses.replace(
         verdict,
         summary=verdict.summary + "; looks like: " + "; ".join(diagnosis),
         diagnosis=diagnosis,
-        extra=verdict.extra | {"diagnosis_rules": list(diagnosis)},
+        extra=verdict.extra | {"diagnosis_rules": list(diagnosis), "diagnosis_by": how},
     )
+
+
+def _failures(program: A.Program, answer: A.Answer, target: _Target) -> list | None:
+    """How the formula fails on each of SHAPE_CASES: (failure, operands) of its shape error,
+    or None where it evaluates; None overall when it fails in another way somewhere."""
+    out = []
+    for case in SHAPE_CASES:
+        try:
+            evaluate_block(program, answer, target, _context(case))
+        except A.ShapeError as error:
+            if not error.failure:
+                return None
+            out.append((error.failure, error.operands))
+        except A.FormulaError:
+            return None
+        else:
+            out.append(None)
+    return out
+
+
+def _close(a, b, sign: float = 1.0) -> bool:
+    return (
+        a is not None
+        and b is not None
+        and a.shape == b.shape
+        and bool(np.allclose(a, sign * b, rtol=1e-7, atol=1e-10))
+    )
+
+
+def _operand_score(user: list, theirs: list) -> int:
+    """How closely a mutant's shape failures resemble the user's: 3 when both operands have
+    the user's values in the user's order, else the number of the user's operands that are,
+    up to sign, one of the mutant's operands (0, 1 or 2) on every failing case."""
+    failing = [(a[1], b[1]) for a, b in zip(user, theirs, strict=True) if a is not None]
+    if all(
+        len(mine) == len(other)
+        and all((x is None and y is None) or _close(x, y) for x, y in zip(mine, other, strict=True))
+        for mine, other in failing
+    ):
+        return 3
+    return min(
+        sum(any(_close(x, y) or _close(x, y, -1.0) for y in other) for x in mine if x is not None)
+        for mine, other in failing
+    )
+
+
+def _same_failure(program: A.Program, answer: A.Answer, target: _Target) -> tuple[str, ...]:
+    """Single mutations of the block's correct formulas that fail as the user's formula
+    does: the same operation on the same shapes, on cases that tell every size apart, with
+    at least one operand that has a value of the user's (up to sign), so that a failure of
+    the same shapes alone, between unrelated terms, names nothing. Only the closest
+    matches are named (see `_operand_score`)."""
+    user = _failures(program, answer, target)
+    if user is None or all(f is None for f in user):
+        return ()
+    scores: dict[str, int] = {}
+    for reference, ref_answer, _ in _reference_programs(target.block):
+        for name, mutated in mutants(ref_answer.body):
+            mutated_answer = A.Answer(mutated, None)
+            mutated_target = _mutant_target(mutated_answer, target)
+            if mutated_target is None:
+                continue
+            theirs = _failures(reference, mutated_answer, mutated_target)
+            if theirs is None or any(
+                (a is None) != (b is None) or (a is not None and a[0] != b[0])
+                for a, b in zip(user, theirs, strict=True)
+            ):
+                continue
+            scores[name] = max(scores.get(name, 0), _operand_score(user, theirs))
+    best = max(scores.values(), default=0)
+    return tuple(name for name, score in scores.items() if score == best) if best else ()
 
 
 def _add_diagnosis(verdict: Verdict, more: tuple[str, ...]) -> Verdict:
     """The verdict with `more` recognised mistakes after those it already names."""
     joiner = "; " if verdict.diagnosis else "; looks like: "
     diagnosis = verdict.diagnosis + more
+    extra = verdict.extra | {"diagnosis_rules": list(diagnosis)}
+    if verdict.status is Status.ILL_FORMED:
+        how = verdict.extra.get("diagnosis_by", {})
+        extra["diagnosis_by"] = how | {d: "another block's gradient on every case" for d in more}
     return dataclasses.replace(
         verdict,
         summary=verdict.summary + joiner + "; ".join(more),
         diagnosis=diagnosis,
-        extra=verdict.extra | {"diagnosis_rules": list(diagnosis)},
+        extra=extra,
     )
 
 
@@ -695,8 +788,8 @@ def _check_identity(
     if first_bad is None:
         return Verdict(
             Status.CORRECT,
-            f"CORRECT: the identity holds on all {len(BATTERY)} cases at every step "
-            f"({checked} checks; largest relative error {error:.1e})",
+            f"CORRECT: the identity holds on all {len(BATTERY)} cases at every step where "
+            f"all its quantities exist ({checked} checks; largest relative error {error:.1e})",
             errors=(block_error,),
             extra=extra,
         )

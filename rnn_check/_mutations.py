@@ -198,6 +198,7 @@ RULES: tuple[Rule, ...] = (
     Rule("factor T too many", lambda n, p: p is None, lambda n: [A.Mul(A.Length(), n)]),
     Rule("softmax-Jacobian diagonal used for all i, j", lambda n, p: isinstance(n, A.Kronecker), _one),
     Rule("softmax-Jacobian diagonal used for all i, j", lambda n, p: isinstance(n, A.Quantity) and n.name == "y" and not n.comp, lambda n: [A.Ones()]),
+    Rule("diag(…) missing (an elementwise factor multiplied as a matrix)", lambda n, p: isinstance(n, A.Func) and n.name == "diag", lambda n: [n.operand]),
 )
 # fmt: on
 

@@ -252,8 +252,8 @@ TRANSCRIPTIONS: tuple[Transcription, ...] = (
                   r"\frac{\partial y_T}{\partial h_t} = \frac{\partial y_T}{\partial h_{t+1}} \cdot (1 - h_{t+1}^2) w_{hh}", None, "004", _I,
                   edits="y → y_T (the many-to-one output is the last step's)",
                   remark="(1 − h²) is a vector: it must be diag(1 − h_{t+1}²) between the Jacobians",
-                  # at the step t = T - 1: for t = T the checker takes ∂y_T/∂h_{T+1} as 0
-                  correction=r"\frac{\partial y_T}{\partial h_{T-1}} = \frac{\partial y_T}{\partial h_T} \cdot \mathrm{diag}(1 - h_T^2) w_{hh}"),
+                  # checked at t = 0 … T-1: at t = T it would need h_{T+1}, which an identity skips
+                  correction=r"\frac{\partial y_T}{\partial h_t} = \frac{\partial y_T}{\partial h_{t+1}} \cdot \mathrm{diag}(1 - h_{t+1}^2) w_{hh}"),
     Transcription(S004, 210, r"\sum \frac{\partial L}{\partial h} (1-h_t^2) x_t",
                   r"\frac{\partial L}{\partial w_{xh}} = \sum_t \frac{\partial L}{\partial h_t} (1-h_t^2) x_t", None, "004", _I,
                   edits=r"\sum → \sum_t and ∂L/∂h → ∂L/∂h_t (the step the sum runs over)",

@@ -27,10 +27,27 @@ SHAPES: tuple[tuple[int, int, int, int, int], ...] = (
 )
 
 
+# An upper bound keeps a typo such as --min-time 1e9 from looking like a hang.
+MAX_MIN_TIME = 60.0
+
+
+def _min_time(text: str) -> float:
+    """argparse type of --min-time: a finite number of seconds in (0, MAX_MIN_TIME]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.0 < value <= MAX_MIN_TIME:  # also rejects nan
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range: give seconds in (0, {MAX_MIN_TIME:g}], e.g. 0.5"
+        )
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-time",
-        type=float,
+        type=_min_time,
         default=0.5,
         help="seconds spent timing each measurement (at least 3 runs each; default 0.5)",
     )

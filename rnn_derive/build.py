@@ -8,8 +8,8 @@ writes the generated pages of the documentation site.
 
 Output files are deterministic (no dates, timings or paths in them); timings appear on the
 terminal only. The exit status is 0 when every step, cross-check and erratum check passed,
-1 when any failed (each failure is named), 3 when `--pdf` was asked for but no LaTeX
-compiler is installed or a document did not compile.
+1 when any failed (each failure is named), 2 when --out/--docs is not a usable directory,
+3 when `--pdf` was asked for but no LaTeX compiler is installed or a document did not compile.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Writes DIR/derivations/*.tex|.md, DIR/errata/errata-NNN.tex|.md, "
         "DIR/code-beside-maths.tex|.md, DIR/index.md and DIR/report.json. Exit status: 0 when "
         "every step, cross-check and erratum check passed; 1 when any failed (each is named "
-        "on stderr); 3 when --pdf could not make every PDF."
+        "on stderr); 2 when --out or --docs is not a usable directory; 3 when --pdf could not "
+        "make every PDF."
     )
     parser.add_argument(
         "--out",
@@ -498,8 +499,37 @@ def builders() -> list[Callable[[], object]]:
     return list(derivation_builders())
 
 
+def _output_dir_problem(text: str, option: str) -> str | None:
+    """Why `text` cannot be the output directory of `option`, or None when it can.
+
+    Checked (and created) before the minutes of verification, so that a wrong path fails at
+    once with the fix instead of a traceback at the end. An empty value is refused: it would
+    mean the current directory, where the build would scatter its files.
+    """
+    if not text.strip():
+        return f"{option} is empty: give a directory, e.g. {option} build"
+    path = pathlib.Path(text)
+    if path.exists() and not path.is_dir():
+        return f"{option} {text}: this is a file, not a directory; give a directory path"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return (
+            f"{option} {text}: cannot create this directory ({error.strerror or error}); "
+            "give a directory you can write to"
+        )
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{option} {text}: this directory is not writable; give one you can write to"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
+    for option, value in (("--out", args.out), ("--docs", args.docs)):
+        problem = None if value is None else _output_dir_problem(value, option)
+        if problem is not None:
+            print(f"rnn-derive build: {problem}", file=sys.stderr)
+            return 2
     out = pathlib.Path(args.out)
     try:
         todo = builders()

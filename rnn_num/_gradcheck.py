@@ -97,6 +97,23 @@ def _stencil(order: int) -> tuple[tuple[float, float], ...]:
     return ((1.0, 45 / 60), (2.0, -9 / 60), (3.0, 1 / 60))
 
 
+def _check_blocks(blocks: object) -> tuple[str, ...]:
+    if isinstance(blocks, str):  # "W" or "h0": one block, not its characters
+        blocks = (blocks,)
+    try:
+        chosen = tuple(blocks)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"blocks must be a sequence of block names among {', '.join(BLOCKS)}; got {blocks!r}"
+        ) from None
+    if not chosen:
+        raise ValueError(f"blocks is empty; choose at least one of {', '.join(BLOCKS)}")
+    unknown = [b for b in chosen if b not in BLOCKS]
+    if unknown:
+        raise ValueError(f"blocks {unknown} unknown; choose from {', '.join(BLOCKS)}")
+    return chosen
+
+
 def gradcheck(
     params: Mapping[str, np.ndarray],
     x: np.ndarray,
@@ -126,11 +143,13 @@ def gradcheck(
     v.check_choice("mode", mode, ("full", "random"))
     if order not in (2, 4, 6):
         raise ValueError(f"order={order!r} is unknown; use 2, 4 or 6 (central differences)")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite step; got {eps!r}")
-    unknown = [b for b in blocks if b not in BLOCKS]
-    if unknown:
-        raise ValueError(f"blocks {unknown} unknown; choose from {', '.join(BLOCKS)}")
+    eps = v.check_positive("eps", eps, " (the finite-difference step, e.g. 2e-3)")
+    # A check of zero directions or zero blocks would pass without comparing anything.
+    n_directions = v.check_count("n_directions", n_directions)
+    seed = v.check_seed("seed", seed)
+    if tiny is not None:
+        tiny = v.check_positive("tiny", tiny, " or None (the default)")
+    blocks = _check_blocks(blocks)
     kw = {"activation": activation, "head": head, "many_to_one": many_to_one}
     fwd = _model.forward(params, x, h0, activation=activation, head=head)
     if grads is None:
@@ -235,6 +254,8 @@ def assert_gradients_close(
 ) -> GradcheckReport:
     """Run `gradcheck` and raise AssertionError (with the report) if any block exceeds rtol
     (default 1e-7 for float64 gradients, 1e-3 for float32). Returns the report."""
+    if rtol is not None:
+        rtol = v.check_positive("rtol", rtol, " or None (1e-7 for float64, 1e-3 for float32)")
     report = gradcheck(params, x, y, h0, activation, head, many_to_one, **gradcheck_kwargs)
     if not report.passed(rtol):
         limit = DEFAULT_RTOL[report.dtype] if rtol is None else rtol

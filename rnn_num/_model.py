@@ -80,7 +80,11 @@ def init_params(
         or scale < 0
     ):
         raise ValueError(f"scale must be a finite number >= 0 (or None); got {scale!r}")
-    dt = np.dtype(dtype)
+    seed = v.check_seed("seed", seed)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from None
     if dt not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64; got {dt}")
     rng = np.random.default_rng(seed)
@@ -89,13 +93,21 @@ def init_params(
         std = 1.0 / np.sqrt(shape[1]) if scale is None else scale
         return (rng.standard_normal(shape) * std).astype(dt)
 
-    return {
-        "U": weights((n_h, n_x)),
-        "W": weights((n_h, n_h)),
-        "V": weights((n_y, n_h)),
-        "b": np.zeros(n_h, dtype=dt),
-        "c": np.zeros(n_y, dtype=dt),
-    }
+    try:
+        return {
+            "U": weights((n_h, n_x)),
+            "W": weights((n_h, n_h)),
+            "V": weights((n_y, n_h)),
+            "b": np.zeros(n_h, dtype=dt),
+            "c": np.zeros(n_y, dtype=dt),
+        }
+    except (MemoryError, ValueError):  # NumPy: cannot allocate / larger than the address space
+        count = n_h * n_x + n_h * n_h + n_y * n_h + n_h + n_y
+        raise ValueError(
+            f"init_params(n_x={n_x}, n_h={n_h}, n_y={n_y}) needs {count} parameters "
+            f"({count * dt.itemsize / 2**30:.3g} GiB) and this machine cannot allocate them; "
+            "use smaller sizes"
+        ) from None
 
 
 # --- activations: f(a) written into `out`, and f'(a) from (a, h = f(a)) -------------------

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _validate as v
+
 ALTERNATING = (1, 0)  # 1, 0, 1, 0, …           (examples 1 and 2)
 PERIOD_3 = (1, 1, 0)  # 1, 1, 0, 1, 1, 0, …     (example 3)
 
@@ -39,18 +41,21 @@ def next_symbol_task(symbols: Sequence[int], n_symbols: int = 2) -> tuple[np.nda
 
 def alternating_task(T: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Predict the next symbol of 1, 0, 1, 0, …: x (T, 2), y (T,)."""
+    T = v.check_count("T", T)
     return next_symbol_task(repeat_pattern(ALTERNATING, T + 1))
 
 
 def period3_task(T: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Predict the next symbol of 1, 1, 0, 1, 1, 0, …: x (T, 2), y (T,). The input 1 must be
     followed by 1 after a 0 and by 0 after a 1, so only the hidden state can tell."""
+    T = v.check_count("T", T)
     return next_symbol_task(repeat_pattern(PERIOD_3, T + 1))
 
 
 def first_and_second_one(T: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Time indices (into x of `period3_task(T)`) where the input is the first 1 of a pair,
     and where it is the second."""
+    T = v.check_count("T", T)
     s = repeat_pattern(PERIOD_3, T + 1)[:T]
     phase = np.arange(T) % len(PERIOD_3)
     return np.flatnonzero((s == 1) & (phase == 0)), np.flatnonzero((s == 1) & (phase == 1))

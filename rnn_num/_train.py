@@ -17,7 +17,22 @@ def sgd(
     params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float
 ) -> dict[str, np.ndarray]:
     """θ ← θ − η ∇L(θ), for every block of params (grads may hold more blocks, e.g. h0)."""
+    _check_blocks_present(params, grads)
     return {k: params[k] - lr * grads[k] for k in params}
+
+
+def _check_blocks_present(params: Mapping[str, np.ndarray], grads: object) -> None:
+    if not isinstance(grads, Mapping):
+        raise TypeError(
+            f"grads must be a mapping from block name to gradient (as loss_and_grads returns); "
+            f"got {type(grads).__name__}"
+        )
+    missing = [k for k in params if k not in grads]
+    if missing:
+        raise ValueError(
+            f"grads is missing block(s) {', '.join(missing)}; it needs one per parameter "
+            f"({', '.join(params)})"
+        )
 
 
 @dataclass
@@ -43,7 +58,12 @@ def adagrad(
     which equals η / √(Σ_i ∇L(θ^i)²). eps keeps entries with zero gradient history finite.
     Returns the new parameters and the updated state (the input state is not modified).
     """
+    _check_blocks_present(params, grads)
     state = AdaGradState() if state is None else state
+    if not isinstance(state, AdaGradState):
+        raise TypeError(
+            f"state must be an AdaGradState (or None to start); got {type(state).__name__}"
+        )
     k = state.step
     new_params: dict[str, np.ndarray] = {}
     new_sum: dict[str, np.ndarray] = {}
@@ -63,8 +83,7 @@ def global_norm(grads: Mapping[str, np.ndarray]) -> float:
 
 def clip_by_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> dict[str, np.ndarray]:
     """g · min(1, C/‖g‖) with ‖g‖ the global norm over all blocks (seed 002's clipping)."""
-    if not (np.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm must be a positive finite number; got {max_norm!r}")
+    max_norm = v.check_positive("max_norm", max_norm)
     norm = global_norm(grads)
     factor = 1.0 if norm <= max_norm else max_norm / norm
     return {k: g * factor for k, g in grads.items()}
@@ -101,8 +120,12 @@ def train(
     v.check_choice("optimizer", optimizer, ("sgd", "adagrad"))
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number; got {lr!r}")
+    lr = v.check_positive("lr", lr)
+    if clip is not None:
+        clip = v.check_positive("clip", clip, " or None (no clipping)")
+    log_every = v.check_count("log_every", log_every)
+    if on_step is not None and not callable(on_step):
+        raise TypeError(f"on_step must be a function (step, loss) or None; got {on_step!r}")
     v.check_params(params)
     current = {k: np.array(params[k]) for k in v.PARAM_KEYS}
     state: AdaGradState | None = None

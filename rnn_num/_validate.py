@@ -26,6 +26,29 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """An integer option such as n_directions: an int (not bool) >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_seed(name: str, value: object) -> int:
+    """A random seed: a non-negative int, so the same seed always gives the same numbers."""
+    return check_count(name, value, minimum=0)
+
+
+def check_positive(name: str, value: object, hint: str = "") -> float:
+    """A tolerance or step: a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a positive finite number{hint}; got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number{hint}; got {value!r}")
+    return float(value)
+
+
 def _as_real_array(name: str, value: object) -> np.ndarray:
     try:
         arr = np.asarray(value)

@@ -35,6 +35,23 @@ Expr = sp.Basic  # a scalar expression or an explicit Matrix
 # (for an inequality step: the gap that must be nonnegative).
 Prover = Callable[[Expr, Expr], Expr]
 
+# What a chain may hold: SymPy expressions and matrices the caller built (and plain numbers);
+# never text, which would need parsing.
+_EXPR_TYPES = (sp.Basic, sp.MatrixBase, int, float)
+
+
+def _require_expr(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, _EXPR_TYPES):
+        raise DerivationError(
+            f"{what} must be a SymPy expression or Matrix built from symbols, got a "
+            f"{type(value).__name__} ({value!r:.60}); text is never parsed"
+        )
+
+
+def _shape(value: object) -> tuple[int, ...]:
+    return tuple(value.shape) if isinstance(value, sp.MatrixBase) else ()
+
+
 RELATIONS = ("=", "<=", ">=")
 
 
@@ -197,8 +214,10 @@ class Derivation:
         lhs_display: str = "",
         start_display: str = "",
     ) -> None:
-        if not slug or not slug.replace("-", "").replace("_", "").isalnum():
+        if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
             raise DerivationError(f"slug {slug!r} must be letters, digits, '-' or '_'")
+        _require_expr(lhs, f"{slug}: lhs")
+        _require_expr(start, f"{slug}: start")
         self.slug = slug
         self.title = title
         self.lhs = lhs
@@ -226,6 +245,12 @@ class Derivation:
     ) -> Derivation:
         """Append a step claiming `previous == expr` (or `<=`, `>=`); returns self."""
         uses = tuple(uses)
+        if not isinstance(why, str) or not why.strip():
+            raise DerivationError(
+                f"{self.slug}: step {len(self.steps) + 1}: why must be a short justification "
+                f"such as 'chain rule', got {why!r}"
+            )
+        _require_expr(expr, f"{self.slug}: step {len(self.steps) + 1} ({why})")
         if relation not in RELATIONS:
             raise DerivationError(
                 f"{self.slug}: step {len(self.steps) + 1} ({why!r}): relation {relation!r} "
@@ -277,6 +302,11 @@ class Derivation:
         previous = self.start
         for index, step in enumerate(self.steps, start=1):
             t0 = time.perf_counter()
+            if step.prover is None and _shape(previous) != _shape(step.expr):
+                raise DerivationError(
+                    f"{self.slug}: step {index} ({step.why}) has shape {_shape(step.expr) or 'scalar'}"
+                    f" but the expression before it has shape {_shape(previous) or 'scalar'}"
+                )
             if step.prover is not None:
                 residual = step.prover(previous, step.expr)
                 method = "custom"

@@ -29,6 +29,13 @@ def lambdify_matrix(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., 
     Every free symbol of `expr` must be among `args`: a leftover symbol would otherwise
     surface as a NameError deep inside generated code.
     """
+    if not isinstance(expr, sp.Basic | sp.MatrixBase):
+        raise TypeError(
+            f"lambdify_matrix takes a SymPy expression or Matrix that rnn_sym built, got a "
+            f"{type(expr).__name__} (text is never turned into code)"
+        )
+    if isinstance(args, str | sp.Basic) or not all(isinstance(a, sp.Basic) for a in args):
+        raise TypeError(f"args must be a sequence of SymPy Symbols, got {args!r}")
     missing = expr.free_symbols - set(args)
     if missing:
         names = sorted(str(s) for s in missing)[:5]
@@ -67,6 +74,11 @@ class NumericBptt:
     """
 
     def __init__(self, rm: ReverseMode, route: str = "autodiff") -> None:
+        if not isinstance(rm, ReverseMode):
+            raise TypeError(
+                "NumericBptt takes the graph rnn_sym.reverse_mode(rnn_sym.model_symbols(T, n_x, "
+                f"n_h, n_y)) returns, got a {type(rm).__name__}"
+            )
         if route not in ("autodiff", "textbook"):
             raise NumericInputError(f"route must be 'autodiff' or 'textbook', not {route!r}")
         self.rm = rm

@@ -10,6 +10,7 @@ print them: `W_{12}`, `h_{2,1}` (entry 1 of h_2), `\\hat{y}_{3,2}`, `x_{1,2}`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -103,6 +104,11 @@ class RnnSymbols:
     targets: tuple[int, ...] | None  # concrete class indices (0-based), or None: symbolic y
 
     def _at(self, seq: tuple[sp.Matrix, ...], t: int, first: int, what: str) -> sp.Matrix:
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise TypeError(
+                f"{what}(t) takes a concrete step, an integer {first} <= t <= T = {self.T}; "
+                f"got {t!r} (the symbolic work unrolls time, so there is no symbolic t)"
+            )
         if not first <= t <= self.T:
             raise IndexError(f"{what}(t) needs {first} <= t <= T = {self.T}, got t = {t}")
         return seq[t - first]
@@ -161,7 +167,14 @@ def model_symbols(
     """
     check_sizes(T, n_x, n_h, n_y, max_T=max_T)
     if targets is not None:
-        targets = tuple(int(k) for k in targets)
+        # int() would read "01" as text and truncate 0.7 to 0: take integers only
+        iterable = hasattr(targets, "__iter__") and not isinstance(targets, str | bytes)
+        given = tuple(targets) if iterable else (targets,)
+        if any(isinstance(k, bool) or not isinstance(k, numbers.Integral) for k in given):
+            raise SizeLimitError(
+                f"targets must be {T} integer class indices in 0..{n_y - 1}, got {targets!r}"
+            )
+        targets = tuple(int(k) for k in given)
         if len(targets) != T or any(not 0 <= k < n_y for k in targets):
             raise SizeLimitError(
                 f"targets must be {T} class indices in 0..{n_y - 1}, got {list(targets)}"

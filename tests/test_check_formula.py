@@ -259,6 +259,67 @@ def test_a_shape_error_from_a_swap_is_diagnosed_on_square_cases():
     assert verdict.status is Status.ILL_FORMED and "transpose missing" in verdict.diagnosis
 
 
+@pytest.mark.parametrize(
+    ("wrt", "text", "rule", "shapes"),
+    [
+        # an outer product written without its transpose never conforms, whatever the sizes
+        ("V", r"\sum_t (\hat y_t - y_t) h_t", "transpose missing", ("2×1", "3×1")),
+        (
+            "W",
+            r"\sum_t \mathrm{diag}(1-h_t^2) \nabla_{h_t}L \, h_{t-1}",
+            "transpose missing",
+            ("3×1", "3×1"),
+        ),
+        (
+            "U",
+            r"\sum_t \mathrm{diag}(1-h_t^2) \nabla_{h_t}L \, x_t",
+            "transpose missing",
+            ("3×1", "4×1"),
+        ),
+        # the factor tanh' written as a vector next to a vector (seed 004's ∂L/∂b_h)
+        ("b", r"\sum_t (1-h_t^2) \nabla_{h_t}L", "diag(…) missing", ("3×1", "3×1")),
+        ("h0", r"W^T (1-h_1^2) \nabla_{h_1} L", "diag(…) missing", ("3×1", "3×1")),
+        # the chain written in numerator order: (ŷ − y) on the left of the Jacobians
+        (
+            "W",
+            r"\sum_t \sum_{k=1}^t (\hat y_t - y_t) V^T \mathrm{diag}(1-h_k^2) h_{k-1}^T",
+            "factors in the wrong order",
+            ("2×1", "3×2"),
+        ),
+    ],
+)
+def test_a_shape_error_is_diagnosed_by_the_mutation_that_fails_the_same_way(
+    wrt, text, rule, shapes
+):
+    verdict = check_formula(text, wrt)
+    assert verdict.status is Status.ILL_FORMED and verdict.exit_code == 2
+    # the shape detail stays: the sub-expressions and both shapes
+    first, second = shapes
+    assert f"is {first} and " in verdict.detail and f" is {second}" in verdict.detail
+    assert any(d.startswith(rule) for d in verdict.diagnosis), verdict.diagnosis
+    assert verdict.extra["diagnosis_by"][verdict.diagnosis[0]] == "same shape failure"
+    assert "looks like: " + rule in verdict.summary
+
+
+@pytest.mark.parametrize(
+    ("wrt", "text"),
+    [
+        ("W", r"\sum_t h_t h_t"),  # the shapes of a missing transpose, but none of its values
+        ("U", r"\sum_t x_t W"),
+        ("V", r"\sum_t (\hat y_t - y_t) x_t"),
+    ],
+)
+def test_a_shape_error_unrelated_to_any_mutation_names_none(wrt, text):
+    verdict = check_formula(text, wrt)
+    assert verdict.status is Status.ILL_FORMED and "needs" in verdict.detail
+    assert verdict.diagnosis == ()
+
+
+def test_shape_diagnosis_can_be_turned_off():
+    verdict = check_formula(r"\sum_t (\hat y_t - y_t) h_t", "V", diagnose=False)
+    assert verdict.status is Status.ILL_FORMED and verdict.diagnosis == ()
+
+
 def test_numerator_layout_is_ill_formed_with_shapes():
     text = r"\frac{\partial L}{\partial o_t}\frac{\partial o_t}{\partial h_t} + \frac{\partial L}{\partial h_{t+1}}\frac{\partial h_{t+1}}{\partial h_t}"
     verdict = check_formula(text, "h_t")
@@ -424,6 +485,46 @@ def test_jacobian_identities():
     assert "tanh' taken at h_t instead of h_{t+1}" in check_formula(early).diagnosis
     plus = r"\frac{\partial \hat y_t}{\partial o_t} = \mathrm{diag}(\hat y_t) + \hat y_t \hat y_t^T"
     assert "sign of one term flipped" in check_formula(plus).diagnosis
+
+
+def test_an_identity_is_checked_only_where_all_its_quantities_exist():
+    # the chain rule one step back: at t = T it would need h_{T+1}; taking ∂ŷ_T/∂h_{T+1} as
+    # 0 there would compare ∂ŷ_T/∂h_T with 0
+    chain = r"\frac{\partial \hat y_T}{\partial h_t} = \frac{\partial \hat y_T}{\partial h_{t+1}} \frac{\partial h_{t+1}}{\partial h_t}"
+    verdict = check_formula(chain)
+    assert verdict.status is Status.CORRECT, verdict.summary
+    # steps t = 0 … T-1 of each case, not t = T
+    assert f"({sum(case[0] for case in BATTERY)} checks;" in verdict.summary
+    spelled = r"\frac{\partial y_T}{\partial h_t} = \frac{\partial y_T}{\partial h_{t+1}} \cdot \mathrm{diag}(1 - h_{t+1}^2) w_{hh}"
+    assert check_formula(spelled, notation="004").status is Status.CORRECT
+    # a mistake still shows at the steps that exist
+    early = r"\frac{\partial \hat y_T}{\partial h_t} = \frac{\partial \hat y_T}{\partial h_{t+1}} \mathrm{diag}(1-h_t^2) W"
+    assert check_formula(early).status is Status.WRONG
+    # ∂h_{t+1}/∂h_t exists for t ≤ T - 1 only: not compared at t = T with h_{T+1} = 0
+    step = r"\frac{\partial h_{t+1}}{\partial h_t} = \mathrm{diag}(1-h_{t+1}^2) W"
+    assert f"({sum(case[0] for case in BATTERY)} checks;" in check_formula(step).summary
+    # an identity that needs h_{T+1} at every step exists nowhere
+    nowhere = r"\frac{\partial h_{T+1}}{\partial h_T} = \mathrm{diag}(1-h_{T+1}^2) W"
+    verdict = check_formula(nowhere)
+    assert verdict.status is Status.ILL_FORMED and "exists at no step" in verdict.detail
+    # a product whose own index runs past the end is wrong, not a reason to skip the step
+    chain = r"\frac{\partial h_T}{\partial h_k} = \prod_{m=k+1}^{%s} \frac{\partial h_m}{\partial h_{m-1}}"
+    assert check_formula(chain % "T").status is Status.CORRECT
+    assert check_formula(chain % "T+1").status is Status.WRONG
+
+
+def test_a_gradient_formula_still_takes_the_adjoint_past_the_end_as_zero():
+    # ∇_{h_t}L by its recursion, at t = T: h_{T+1} and ∇_{h_{T+1}}L are the zero padding
+    recursion = r"W^T \mathrm{diag}(1-h_{t+1}^2) \nabla_{h_{t+1}} L + V^T(\hat y_t - y_t)"
+    assert check_formula(recursion, "h_t").status is Status.CORRECT
+    # at the last step alone it is the local term plus a zero
+    last = (
+        r"\nabla_{h_T} L = V^T(\hat y_T - y_T) + W^T \mathrm{diag}(1-h_{T+1}^2) \nabla_{h_{T+1}} L"
+    )
+    assert check_formula(last).status is Status.CORRECT
+    # a definition's recursion with its base case past the end
+    delta = r"g_{T+1} = 0, g_t = V^T(\hat y_t - y_t) + W^T \mathrm{diag}(1-h_{t+1}^2) g_{t+1}, \nabla_{h_t} L = g_t"
+    assert check_formula(delta).status is Status.CORRECT
 
 
 def test_statements_about_the_model_are_checked_as_identities():

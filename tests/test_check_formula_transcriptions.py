@@ -40,3 +40,21 @@ def test_seed_003_softmax_derivative_is_diagnosed():
     verdict = eq5.check()
     assert verdict.status is Status.WRONG
     assert "softmax-Jacobian diagonal used for all i, j" in verdict.diagnosis
+
+
+def test_the_notes_shape_errors_are_diagnosed_and_keep_their_shapes():
+    # seed 003 eq. (10): (y_t − ŷ_t) Vᵀ … is the chain rule in numerator order, which fails
+    # as the reference with its factors swapped does
+    (eq10,) = transcriptions_for("003", 126)
+    verdict = eq10.check()
+    assert verdict.status is Status.ILL_FORMED
+    assert "is 2×1 and V^\\top is 3×2" in verdict.detail
+    assert "factors in the wrong order" in verdict.diagnosis
+    # seed 004 line 141: ∂L/∂y_t · h_t without its transpose
+    (line141,) = transcriptions_for("004", 141)
+    verdict = line141.check()
+    assert verdict.status is Status.ILL_FORMED and "is 3×1" in verdict.detail
+    assert verdict.diagnosis == ("transpose missing",)
+    # seed 004 line 214: the elementwise factor (1 − h_t²) multiplied as a matrix
+    (line214,) = transcriptions_for("004", 214)
+    assert any(d.startswith("diag(…) missing") for d in line214.check().diagnosis)
