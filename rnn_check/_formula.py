@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -65,11 +67,23 @@ def _title(block: str) -> str:
     return BLOCK_TITLES.get(block, f"∇_{block} L")
 
 
+class _WrtError(A.FormulaError):
+    """The caller's wrt names no block (the formula itself may be fine)."""
+
+    kind = "wrt"
+
+
 def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
     """(block, time): ('W', None), ('h0', None), ('h_t', Index t), ('h_t', T) ..."""
     if not isinstance(wrt, str):
         raise A.FormulaError(f"wrt must be a string such as 'W' or 'h_t', not {wrt!r}")
     text = wrt.strip()
+    if not text:
+        letters = {}
+        for letter, canonical in notation.params.items():
+            letters.setdefault(canonical, letter)  # the notation's first letter for each
+        names = [letters[p] for p in A.PARAMS if p in letters] + ["h0", "h_t", "o_t", "a_t"]
+        raise _WrtError(f"--wrt is empty; give one of {', '.join(names)}")
     if text in ("h0", "h_0", "h(0)"):
         return "h0", None
     if text == "identity":
@@ -90,7 +104,7 @@ def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
         except A.FormulaError:
             pass
     if found is None:
-        raise A.FormulaError(
+        raise _WrtError(
             f"--wrt {wrt!r} is not a block{': ' + str(first_error) if first_error else ''}; give a "
             f"parameter ({', '.join(sorted(notation.params))}), h0, or a per-step adjoint such "
             "as h_t or o_t"
@@ -313,6 +327,7 @@ def _ill_formed(error: A.FormulaError, case=None) -> Verdict:
         "parse": "ILL-FORMED: the formula cannot be parsed",
         "shape": "ILL-FORMED: shapes do not conform",
         "unknown symbol": "ILL-FORMED: unknown symbol",
+        "wrt": "ILL-FORMED: --wrt names no block",
     }.get(kind, "ILL-FORMED: the formula cannot be evaluated")
     return Verdict(
         Status.ILL_FORMED,
@@ -337,6 +352,7 @@ def check_formula(
     Unparsable text, an unknown symbol or non-conforming shapes give ILL-FORMED, never an
     exception.
     """
+    _check_tolerance(tolerance)
     # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
     with np.errstate(all="ignore"):
         try:
@@ -345,13 +361,27 @@ def check_formula(
             return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
 
 
+def _check_tolerance(tolerance: object) -> None:
+    # a caller's mistake, not the formula's: raise instead of returning a verdict
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
+        raise TypeError(
+            f"tolerance must be a positive number such as 1e-9, not {tolerance!r} "
+            f"({type(tolerance).__name__})"
+        )
+    if not (math.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(
+            f"tolerance must be a positive finite number such as 1e-9, not {tolerance!r}"
+        )
+
+
 def _check_formula(
     text: str, wrt: str | None, notation: str, diagnose: bool, tolerance: float
 ) -> Verdict:
     try:
         table = get_notation(notation)
-        program = parse_formula(text, table)
+        # the caller's --wrt first, so a mistake there is not mixed up with the formula's
         block, time = _wrt_block(wrt, table) if wrt is not None else (None, None)
+        program = parse_formula(text, table)
         answer = _choose_answer(program, block, time)
         if answer.declared == "identity" and block in (None, "identity"):
             return _check_identity(program, answer, table, tolerance)

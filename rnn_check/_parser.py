@@ -22,6 +22,9 @@ from rnn_check._notation import Notation, get_notation
 MAX_LENGTH = 4000
 MAX_NESTING = 40
 MAX_TREE_DEPTH = 200
+# terms of one flat sum, or factors of one flat product: a left-associative chain is built as
+# a left spine of binary nodes, which the evaluator walks recursively
+MAX_TERMS = 300
 
 # single letters that may name an index (time or component) when the notation has no other use
 INDEX_LETTERS = frozenset("ijklmnpqrstuvτ") | {"\\tau"}
@@ -114,6 +117,18 @@ def normalize(text: str) -> str:
     return _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
 
 
+# one pair of math-mode delimiters around the whole formula, as copied from a .tex file
+_DELIMITED = re.compile(r"\s*(?:\$\$(.*)\$\$|\$(.*)\$|\\\[(.*)\\\]|\\\((.*)\\\))\s*", re.DOTALL)
+
+
+def strip_math_delimiters(text: str) -> str:
+    """`$…$`, `$$…$$`, `\\[…\\]` or `\\(…\\)` around the whole formula -> the formula."""
+    found = _DELIMITED.fullmatch(text)
+    if not found:
+        return text
+    return next(group for group in found.groups() if group is not None)
+
+
 def parse_tree(text: str) -> lark.Tree:
     """The raw lark tree of `text`, or a ParseError."""
     if not isinstance(text, str):
@@ -152,6 +167,11 @@ def parse_tree(text: str) -> lark.Tree:
             )
             if instead:
                 hint += f"; write {instead}"
+        if ch == "$":
+            hint = (
+                "math delimiter '$' inside the formula: leave out $…$, $$…$$ and \\[…\\] "
+                "(one pair around the whole formula is ignored)"
+            )
         message = hint or f"unexpected character {ch!r}"
         raise ParseError(message, text, error.pos_in_stream) from None
     except lark.exceptions.UnexpectedEOF:
@@ -1312,17 +1332,80 @@ def parse_formula(text: str, notation: str | Notation = "canonical") -> A.Progra
     """Parse `text` (one gradient, optionally with definitions) in the given notation."""
     table = notation if isinstance(notation, Notation) else get_notation(notation)
     if isinstance(text, str) and len(text) <= MAX_LENGTH:
-        text = normalize(text)
+        # tabs and other blanks as single spaces: the caret echo then lines up (same offsets)
+        text = strip_math_delimiters(normalize(text)).translate(_BLANKS)
     tree = parse_tree(text)
+    _check_terms(_longest_chain(tree), text)  # before the (recursive) builder walks the chain
     try:
         probe = _Builder(text, table, frozenset())
         names = _definition_names(tree, probe)
         program = _Builder(text, table, names).program(tree)
     except RecursionError:
         raise ParseError("formula nested too deeply", text) from None
-    if A.depth(program) > MAX_TREE_DEPTH:
+    nesting, terms = _nesting_and_terms(program)
+    _check_terms(terms, text)
+    if nesting > MAX_TREE_DEPTH:
         raise ParseError(f"formula nested deeper than {MAX_TREE_DEPTH} levels", text)
     return program
+
+
+_BLANKS = str.maketrans("\t\r\f\v", "    ")
+
+
+def _check_terms(terms: int, text: str) -> None:
+    if terms > MAX_TERMS:
+        raise ParseError(
+            f"too many terms ({terms} in one sum or product; the limit is {MAX_TERMS}): "
+            "name parts of it in definitions (g_t = …) or use \\sum with bounds",
+            text,
+        )
+
+
+_LARK_FAMILY = {"add": "sum", "subtract": "sum", "mul": "product", "mulop": "product"}
+
+
+def _longest_chain(tree: lark.Tree) -> int:
+    """The most terms of one left-associative chain in lark's tree (iteratively)."""
+    best = 0
+    stack: list[tuple[object, int]] = [(tree, 1)]
+    while stack:
+        node, run = stack.pop()
+        best = max(best, run)
+        if not isinstance(node, lark.Tree):
+            continue
+        family = _LARK_FAMILY.get(node.data)
+        for i, child in enumerate(node.children):
+            same = isinstance(child, lark.Tree) and _LARK_FAMILY.get(child.data) == family
+            if family and i == 0 and same:
+                stack.append((child, run + 1))
+            else:
+                stack.append(
+                    (child, 2 if isinstance(child, lark.Tree) and child.data in _LARK_FAMILY else 1)
+                )
+    return best
+
+
+# a left operand of the same family continues a flat chain (a + b - c, A B C, a ⊙ b ⊙ c)
+_CHAIN_FAMILY = {A.Add: "sum", A.Sub: "sum", A.Mul: "product", A.Hadamard: "hadamard"}
+
+
+def _nesting_and_terms(root: A.Node) -> tuple[int, int]:
+    """The nesting depth, where the links of a flat chain count as one level, and the
+    longest chain (in terms). Iterative: the tree may be deeper than Python's stack."""
+    nesting = terms = 0
+    # (node, its nesting level, terms of the chain it ends so far)
+    stack: list[tuple[A.Node, int, int]] = [(root, 1, 1)]
+    while stack:
+        node, level, run = stack.pop()
+        nesting = max(nesting, level)
+        terms = max(terms, run)
+        family = _CHAIN_FAMILY.get(type(node))
+        for i, child in enumerate(node.children()):
+            if family and i == 0 and _CHAIN_FAMILY.get(type(child)) == family:
+                stack.append((child, level, run + 1))
+            else:
+                stack.append((child, level + 1, 2 if _CHAIN_FAMILY.get(type(child)) else 1))
+    return nesting, terms
 
 
 def parse_expression(text: str, notation: str | Notation = "canonical") -> A.Node:

@@ -59,6 +59,31 @@ def _progress(message: str) -> None:
     print(f"[verify] {message}", file=sys.stderr, flush=True)
 
 
+# seconds between progress lines within a phase: a small case prints none, a large one
+# (T = 32, sizes 8: minutes) is never silent for long
+_PROGRESS_EVERY = 2.0
+
+
+class _Ticker:
+    """Reports `done/total` of a long phase on stderr, at most once per _PROGRESS_EVERY s."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.every = _PROGRESS_EVERY
+        self.began = self.last = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            _progress(f"  {self.what} {done}/{total} ({now - self.began:.0f}s)")
+
+
+def _worse(a: float, b: float) -> float:
+    """The larger error; NaN wins (max() would drop it)."""
+    return float("nan") if a != a or b != b else max(a, b)
+
+
 def _fmt(error: float) -> str:
     return "n/a" if error != error else f"{error:.1e}"  # NaN: not compared
 
@@ -96,6 +121,7 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
     from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE
     from rnn_sym import (
         MAX_T_EXPANDED,
+        PARAMETER_NAMES,
         NumericBptt,
         expanded_full,
         full_forms,
@@ -116,16 +142,23 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
 
     _progress(f"reverse-mode diff of the unrolled graph, T={T}, n_x={n_x}, n_h={n_h}, n_y={n_y}")
     model = model_symbols(T, n_x, n_h, n_y)
-    rm = reverse_mode(model, many_to_one=mto)
-    _progress(f"  {len(rm.graph)} nodes in {rm.seconds:.2f}s")
+    rm = reverse_mode(model, many_to_one=mto, progress=_Ticker("nodes differentiated:"))
+    _progress(f"  {len(rm.graph)} nodes and {len(rm.params)} parameters in {rm.seconds:.2f}s")
 
     _progress("proving each adjoint equal to the textbook recursion (backward induction)")
-    for record in prove_recursion(rm):
+    ticker = _Ticker("adjoints proven:")
+    claims = len(rm.local_o) + len(rm.local_h) + len(PARAMETER_NAMES)
+    for done, record in enumerate(prove_recursion(rm), start=1):
+        ticker(done, claims)
         name = record.claim.removeprefix("grad_")
         if name in seconds:
             seconds[name] += record.seconds
     _progress("proving the recursion equal to the Σ Π form (induction on k)")
-    sp_seconds = sum(r.seconds for r in prove_sigma_pi_inductive(rm))
+    ticker = _Ticker("induction steps proven (k = T down to 0):")
+    sp_seconds = 0.0
+    for done, record in enumerate(prove_sigma_pi_inductive(rm), start=1):
+        ticker(done, T + 1)
+        sp_seconds += record.seconds
     for name in ("U", "W", "b", "h0"):
         if name in seconds:
             seconds[name] += sp_seconds / 4
@@ -165,12 +198,20 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
     _progress("lambdifying (cse=True) and comparing with rnn_num and finite differences")
     t0 = time.perf_counter()
     numeric = NumericBptt(rm)
+    _progress(f"  lambdified in {time.perf_counter() - t0:.2f}s; evaluating at {_POINTS} points")
 
     def reference(params, x, y, h0):
         return rnn_num.loss_and_grads(params, x, y, h0, many_to_one=mto)
 
-    seeds = tuple(args.seed + k for k in range(_POINTS))
-    errors = max_errors(numeric, seeds, T, n_x, n_h, n_y, many_to_one=mto, reference=reference)
+    ticker = _Ticker("random points compared:")
+    errors: dict[str, tuple[float, float]] = {}
+    for done, seed in enumerate(range(args.seed, args.seed + _POINTS), start=1):
+        point = max_errors(numeric, (seed,), T, n_x, n_h, n_y, many_to_one=mto, reference=reference)
+        errors = {
+            name: tuple(_worse(a, b) for a, b in zip(errors.get(name, pair), pair, strict=True))
+            for name, pair in point.items()
+        }
+        ticker(done, _POINTS)
     numeric_seconds = time.perf_counter() - t0
 
     header = f"{'gradient':<9} {'recursion':<10} {'ΣΠ form':<8} {'expanded':<9} {'vs rnn_num':>11} {'vs FD':>9} {'time':>8}"

@@ -23,6 +23,7 @@ the full polynomials compared, without any hypothesis.
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -132,6 +133,33 @@ class _ForwardFacts:
         return expr
 
 
+def _require_model(m: object, caller: str) -> None:
+    if not isinstance(m, RnnSymbols):
+        raise TypeError(
+            f"{caller} takes the model's symbols: pass rnn_sym.model_symbols(T, n_x, n_h, n_y), "
+            f"not {type(m).__name__}"
+        )
+
+
+def _require_reverse_mode(rm: object, caller: str) -> None:
+    if isinstance(rm, ReverseMode):
+        return
+    mistake = " (the model's symbols)" if isinstance(rm, RnnSymbols) else ""
+    raise TypeError(
+        f"{caller} takes a differentiated graph: pass rnn_sym.reverse_mode(model_symbols(…)), "
+        f"not {type(rm).__name__}{mistake}"
+    )
+
+
+def _require_step(m: RnnSymbols, caller: str, **steps: object) -> None:
+    """Each named step an integer in 0..T (the caller adds its own order constraints)."""
+    for name, value in steps.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{caller}: {name} must be an integer step, got {value!r}")
+        if not 0 <= value <= m.T:
+            raise ValueError(f"{caller}: {name} must be within 0 … T = {m.T}, got {name} = {value}")
+
+
 @dataclass
 class ReverseMode:
     """The result of differentiating the graph in reverse order.
@@ -152,8 +180,18 @@ class ReverseMode:
     seconds: float = 0.0
 
 
-def reverse_mode(m: RnnSymbols, *, many_to_one: bool = False) -> ReverseMode:
-    """Differentiate the unrolled graph node by node, last node first, with SymPy's diff."""
+def reverse_mode(
+    m: RnnSymbols,
+    *,
+    many_to_one: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReverseMode:
+    """Differentiate the unrolled graph node by node, last node first, with SymPy's diff.
+
+    progress: called with (steps done, steps in all) as the nodes, then the parameters, are
+    done, for a progress display.
+    """
+    _require_model(m, "reverse_mode")
     began = time.perf_counter()
     graph = build_graph(m, many_to_one=many_to_one)
     facts = _ForwardFacts(m)
@@ -168,7 +206,11 @@ def reverse_mode(m: RnnSymbols, *, many_to_one: bool = False) -> ReverseMode:
     differentiable = set().union(*(p.free_symbols for p in m.params().values()))
     differentiable |= {s for node in graph for s in node.symbols}
     result = ReverseMode(m, many_to_one, graph, grad_h, grad_o)
-    for node in reversed(graph):
+    params = m.params()
+    steps = len(graph) + len(params)
+    for done, node in enumerate(reversed(graph)):
+        if progress is not None:
+            progress(done, steps)
         own = sp.Matrix([sp.expand(adjoint.get(s, sp.Integer(0))) for s in node.symbols])
         if (node.kind, node.t) in kept:
             (result.local_h if node.kind == "h" else result.local_o)[node.t] = own
@@ -180,7 +222,9 @@ def reverse_mode(m: RnnSymbols, *, many_to_one: bool = False) -> ReverseMode:
                 if s in differentiable:  # not x, y: they are data
                     partial = facts(sp.diff(expr, s))
                     adjoint[s] = adjoint.get(s, sp.Integer(0)) + own[k] * partial
-    for name, p in m.params().items():
+    for done, (name, p) in enumerate(params.items(), start=len(graph)):
+        if progress is not None:
+            progress(done, steps)
         result.params[name] = p.applyfunc(lambda s: sp.expand(adjoint.get(s, sp.Integer(0))))
     result.seconds = time.perf_counter() - began
     return result
@@ -236,6 +280,8 @@ class Textbook:
 
 
 def textbook(rm: ReverseMode) -> Textbook:
+    """The textbook recursion and parameter gradients, in the adjoint symbols of `rm`."""
+    _require_reverse_mode(rm, "textbook")
     m, gh, go = rm.model, rm.grad_h, rm.grad_o
     local_o = {t: m.yhat(t) - m.y(t) for t in go}
     local_h: dict[int, sp.Matrix] = {}
@@ -264,11 +310,22 @@ def textbook(rm: ReverseMode) -> Textbook:
 
 def jacobian(m: RnnSymbols, j: int) -> sp.Matrix:
     """J(j) = ∂h_j/∂h_{j−1} = diag(1 − h_j²) W."""
+    _require_model(m, "jacobian")
+    _require_step(m, "jacobian(m, j)", j=j)
+    if j < 1:
+        raise ValueError(f"jacobian(m, j) = ∂h_j/∂h_(j-1) needs 1 <= j <= T = {m.T}, got j = {j}")
     return tanh_derivative(m, j) * m.W
 
 
 def hidden_jacobian(m: RnnSymbols, t: int, k: int) -> sp.Matrix:
     """∂h_t/∂h_k = J(t) J(t−1) … J(k+1); the identity when k = t."""
+    _require_model(m, "hidden_jacobian")
+    _require_step(m, "hidden_jacobian(m, t, k)", t=t, k=k)
+    if k > t:
+        raise ValueError(
+            f"hidden_jacobian(m, t, k) = ∂h_t/∂h_k needs k <= t (h_t depends on earlier states "
+            f"only), got t = {t}, k = {k}"
+        )
     product = sp.eye(m.n_h)
     for j in range(k + 1, t + 1):
         product = jacobian(m, j) * product
@@ -282,6 +339,7 @@ def sigma_pi(
 
     For h0: Σ_t (∂h_t/∂h_0)ᵀ Vᵀ ∇_{o_t}L. `grad_o` replaces the ∇_{o_t}L symbols (e.g. by ŷ_t − y_t).
     """
+    _require_reverse_mode(rm, "sigma_pi")
     m = rm.model
     go = grad_o if grad_o is not None else rm.grad_o
     if name == "h0":

@@ -130,6 +130,11 @@ class Proof:
         return True  # a Proof only exists when every step was proven
 
 
+# Residuals larger than this (in SymPy operations) are not given to `simplify`; a step whose
+# proof needs more gets a `prover=` that reduces it cheaply (e.g. polynomial identities).
+SIMPLIFY_LIMIT = 500  # the project's own derivations need at most ~30
+
+
 def _is_zero(residual: Expr) -> tuple[bool, str]:
     """Reduce `residual` to zero with increasingly expensive SymPy tools."""
     if isinstance(residual, sp.MatrixBase):
@@ -158,8 +163,14 @@ def _is_zero(residual: Expr) -> tuple[bool, str]:
         return True, "expand"
     if sp.cancel(sp.together(residual)) == 0:
         return True, "cancel"
-    if sp.simplify(residual) == 0:
-        return True, "simplify"
+    # simplify can run for minutes on a large false residual: refuse rather than hang.
+    if sp.count_ops(residual) > SIMPLIFY_LIMIT:
+        return False, "too large for simplify"
+    try:
+        if sp.simplify(residual) == 0:
+            return True, "simplify"
+    except RecursionError:  # SymPy's polynomial code recurses per variable
+        return False, "too large for simplify"
     return False, "simplify"
 
 
@@ -327,7 +338,8 @@ class Derivation:
             else:
                 ok, how = _is_nonnegative(residual)
             if not ok:
-                raise StepFailed(self.slug, index, step.why, residual)
+                reason = how if how == "too large for simplify" else ""
+                raise StepFailed(self.slug, index, step.why, residual, reason)
             proofs.append(
                 StepProof(
                     index, step.why, f"{method}+{how}" if method else how, time.perf_counter() - t0

@@ -16,13 +16,17 @@ class DerivationError(RnnSymError):
 class StepFailed(RnnSymError):
     """A step of a derivation does not follow from the one before it."""
 
-    def __init__(self, slug: str, index: int, why: str, residual: sp.Basic) -> None:
+    def __init__(
+        self, slug: str, index: int, why: str, residual: sp.Basic, reason: str = ""
+    ) -> None:
         self.slug = slug
         self.index = index
         self.why = why
         self.residual = residual
+        self.reason = reason
+        hint = f" ({reason}: give the step a cheaper `prover=`)" if reason else ""
         super().__init__(
-            f"{slug}: step {index} ({why}) does not follow; residual after simplification: "
+            f"{slug}: step {index} ({why}) does not follow{hint}; residual: "
             f"{sp.sstr(residual)[:500]}"
         )
 

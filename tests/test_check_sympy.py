@@ -7,7 +7,7 @@ import sympy as sp
 
 import rnn_check
 from rnn_check import Status, check_expression
-from rnn_sym._model import model_symbols
+from rnn_sym import model_symbols
 
 
 def _tanh_prime(m, t):

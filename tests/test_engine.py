@@ -53,3 +53,13 @@ def test_matrix_steps_are_checked_entrywise():
     bad = Derivation("m2", "m2", lhs=m, start=m).step(sp.Matrix([[a + b, b], [b, 0]]), "swap")
     with pytest.raises(StepFailed):
         bad.verify()
+
+
+def test_large_false_step_fails_fast_instead_of_hanging():
+    # A false identity among many nested tanh terms: simplify could run for minutes on it.
+    xs = sp.symbols("x0:30", real=True)
+    terms = [sp.tanh(sp.tanh(a) + b) for a in xs for b in xs[:10] if a != b]
+    start = sp.Add(*terms)
+    d = Derivation("big", "big", lhs=start, start=start).step(start + start / 3, "a mistake")
+    with pytest.raises(StepFailed, match="too large for simplify"):
+        d.verify()

@@ -64,7 +64,7 @@ def test_block_and_expression_helpers(pytester):
         pytester,
         """
         import sympy as sp
-        from rnn_sym._model import model_symbols
+        from rnn_sym import model_symbols
         from bptt_mistakes import BUGGY, backward_correct
 
         def grad_W(params, x, y, h0=None):

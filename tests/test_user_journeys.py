@@ -283,3 +283,123 @@ def test_model_symbols_targets_must_be_integers(targets):
 def test_numeric_bptt_names_what_it_takes():
     with pytest.raises(TypeError, match=r"NumericBptt takes the graph rnn_sym.reverse_mode"):
         rnn_sym.NumericBptt(rnn_sym.model_symbols(1, 1, 1, 2))  # the symbols, not the graph
+
+
+# ------------------------------------------------ QA pass 2: checker, errata evidence, rnn_sym
+
+
+def test_a_long_flat_sum_is_checked_not_called_nested():
+    # 201 terms (under 4000 characters) used to be "nested deeper than 200 levels"
+    terms = " + ".join([r"\nabla_{o_t}L"] * 201)
+    verdict = rnn_check.check_formula(rf"\sum_t ({terms}) / 201", "c")
+    assert verdict.status is rnn_check.Status.CORRECT, verdict.detail
+    too_many = rnn_check.check_formula(r"\sum_t (" + "+".join(["h_t"] * 400) + ")", "b")
+    assert too_many.status is rnn_check.Status.ILL_FORMED
+    assert "too many terms (400 in one sum or product; the limit is 300)" in too_many.detail
+    # real nesting is still refused, with the nesting message
+    deep = rnn_check.check_formula("-" * 250 + "W", "W")
+    assert "nested deeper than 200 levels" in deep.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"$\sum_t (\hat y_t - y_t) h_t^\top$",
+        r"$$\sum_t (\hat y_t - y_t) h_t^\top$$",
+        r" \[ \sum_t (\hat y_t - y_t) h_t^\top \] ",
+    ],
+)
+def test_math_delimiters_around_the_formula_are_ignored(text):
+    verdict = rnn_check.check_formula(text, "V")
+    assert verdict.status is rnn_check.Status.CORRECT, verdict.detail
+
+
+def test_a_stray_dollar_says_to_leave_out_math_delimiters():
+    verdict = rnn_check.check_formula(r"\sum_t (\hat y_t - y_t) $h_t^\top$", "V")
+    assert verdict.status is rnn_check.Status.ILL_FORMED
+    assert "leave out $…$" in verdict.detail and "at position 25" in verdict.detail
+
+
+@pytest.mark.parametrize("blank", [" ", "\t"])
+def test_the_parse_error_caret_sits_under_the_error_in_a_long_formula(blank):
+    text = (r"\sum_t (\hat y_t - y_t) h_t^\top +" + blank) * 5 + ") + V"
+    with pytest.raises(rnn_check.ParseError) as raised:
+        rnn_check.parse_formula(text)
+    error = raised.value
+    line, caret = error.caret.splitlines()
+    assert caret.strip() == "^"
+    assert "\t" not in line  # a tab would shift the line against the caret
+    assert line[caret.index("^")] == text[error.position] == ")"
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "kind"),
+    [("a", TypeError), (None, TypeError), (True, TypeError), (-1, ValueError), (0, ValueError)]
+    + [(float("nan"), ValueError), (float("inf"), ValueError)],
+)
+def test_check_formula_tolerance_must_be_a_positive_finite_number(tolerance, kind):
+    with pytest.raises(kind, match="tolerance must be a positive"):
+        rnn_check.check_formula("W", "W", tolerance=tolerance)
+    assert rnn_check.check_formula(r"\sum_t \nabla_{o_t}L", "c", tolerance=1e-6).exit_code == 0
+
+
+def test_empty_wrt_says_so_and_nothing_about_the_formula(capsys):
+    assert main(["check", "--wrt", "", "W +"]) == 2  # the formula is broken too
+    out = capsys.readouterr().out
+    assert "--wrt is empty; give one of U, W, V, b, c, h0, h_t" in out
+    assert "formula" not in out.split("\n", 1)[1]  # no word of the formula's own error
+
+
+def test_errata_evidence_cites_diagnosis_and_shape_detail_of_an_ill_formed_verdict():
+    from derivations.errata import _checks
+
+    verdict = rnn_check.check_formula(r"\nabla_V L = \sum_t h_t (\hat y_t - y_t)^\top")
+    assert verdict.status is rnn_check.Status.ILL_FORMED and verdict.diagnosis
+    text = _checks._verdict_text(verdict)
+    assert text.startswith("ILL-FORMED (")
+    assert all(d in text for d in verdict.diagnosis)
+    assert "is 3×2 but ∇_V L is 2×3" in text  # the shapes, which the diagnosis used to replace
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: rnn_sym.reverse_mode(None),
+        lambda m: rnn_sym.textbook(None),
+        lambda m: rnn_sym.sigma_pi(None, "W"),
+        lambda m: rnn_sym.jacobian(None, None),
+        lambda m: rnn_sym.sigma_pi(m, "W"),  # the symbols instead of the graph
+        lambda m: rnn_sym.textbook(m),
+    ],
+)
+def test_rnn_sym_misuse_says_what_to_pass(call):
+    m = rnn_sym.model_symbols(2, 1, 2, 2)
+    with pytest.raises(TypeError, match=r"pass rnn_sym\.(reverse_mode|model_symbols)\("):
+        call(m)
+
+
+def test_hidden_jacobian_validates_its_own_steps():
+    m = rnn_sym.model_symbols(3, 1, 2, 2)
+    with pytest.raises(ValueError, match=r"hidden_jacobian\(m, t, k\): t must be within 0 … T = 3"):
+        rnn_sym.hidden_jacobian(m, 5, 1)
+    with pytest.raises(ValueError, match=r"needs k <= t.*t = 1, k = 2"):
+        rnn_sym.hidden_jacobian(m, 1, 2)
+    with pytest.raises(ValueError, match=r"needs 1 <= j <= T = 3, got j = 0"):
+        rnn_sym.jacobian(m, 0)
+    assert rnn_sym.hidden_jacobian(m, 2, 2) == sp.eye(2)
+    assert rnn_sym.hidden_jacobian(m, 2, 0) == rnn_sym.jacobian(m, 2) * rnn_sym.jacobian(m, 1)
+
+
+def test_verify_reports_progress_within_each_long_phase(capsys, monkeypatch):
+    from rnn_derive import verify
+
+    monkeypatch.setattr(verify, "_PROGRESS_EVERY", 0.0)  # as if every step took long
+    assert main(["verify", "--T", "5", "--n-h", "2", "--only", "b"]) == 0
+    err = capsys.readouterr().err
+    for phase in (
+        "nodes differentiated:",
+        "adjoints proven:",
+        "induction steps proven (k = T down to 0):",
+    ):
+        assert f"{phase} 1/" in err, err
+    assert "random points compared: 3/3" in err

@@ -503,9 +503,16 @@ def _formula_checker() -> Callable | None:
 
 
 def _verdict_text(verdict: Any) -> str:
-    """`STATUS (diagnosis or shape detail)`: how the checker's verdict is cited in evidence."""
+    """`STATUS (diagnosis; shape detail)`: how the checker's verdict is cited in evidence.
+
+    An ILL-FORMED verdict keeps its detail (which sub-expressions do not conform, with both
+    shapes) next to any diagnosis: the diagnosis says what was meant, the detail what is wrong.
+    """
     status = str(verdict.status)
-    why = "; ".join(verdict.diagnosis) if verdict.diagnosis else verdict.detail
+    parts = list(verdict.diagnosis or ())
+    if verdict.detail and (not parts or status == "ILL-FORMED"):
+        parts.append(verdict.detail)
+    why = "; ".join(parts)
     return f"{status} ({why})" if why else status
 
 
