@@ -126,19 +126,17 @@ def _act_forward(name: str, a: np.ndarray, out: np.ndarray) -> None:
         np.maximum(a, 0, out=out)
 
 
-def _act_backward(
-    name: str, a: np.ndarray, h: np.ndarray, d_h: np.ndarray, out: np.ndarray
-) -> None:
-    """out = f'(a) ⊙ d_h, with f' written through h = f(a) where that is cheaper."""
+def _act_derivative(name: str, h: np.ndarray, out: np.ndarray) -> None:
+    """out = f'(a), written through h = f(a) for every step at once (one pass instead of
+    three small ones per step inside the backward loop)."""
     if name == "tanh":  # 1 - h²
         np.multiply(h, h, out=out)
         np.subtract(1, out, out=out)
     elif name == "sigmoid":  # h (1 - h)
         np.subtract(1, h, out=out)
         out *= h
-    else:  # relu: 1 where a > 0; the derivative at the kink a = 0 is taken as 0
-        np.greater(a, 0, out=out, casting="unsafe")
-    out *= d_h
+    else:  # relu: h > 0 exactly where a > 0; the derivative at the kink a = 0 is taken as 0
+        np.greater(h, 0, out=out, casting="unsafe")
 
 
 # --- the shared core --------------------------------------------------------------------
@@ -177,45 +175,61 @@ def _prepare(params: Mapping, x: object, h0: object, activation: str, head: str)
 
 @dataclass
 class _Forward:
-    """Batched forward results, all (T, B, ·); log_norm = log Σ_j exp(o_j) (softmax only)."""
+    """Batched forward results, all (T, B, ·); log_norm = log Σ_j exp(o_j) (softmax only).
 
-    A: np.ndarray
-    H: np.ndarray
+    H_full holds h(0) … h(T) in one buffer, so h(t-1) for all t is a contiguous slice and
+    ∇W is a single matmul. A is None when the pre-activations were not kept.
+    """
+
+    A: np.ndarray | None
+    H_full: np.ndarray
     O: np.ndarray
     Y_hat: np.ndarray
     log_norm: np.ndarray | None
 
+    @property
+    def H(self) -> np.ndarray:
+        return self.H_full[1:]
 
-def _forward3(pr: _Prepared, activation: str, head: str) -> _Forward:
+
+def _forward3(pr: _Prepared, activation: str, head: str, keep_a: bool = True) -> _Forward:
+    """The forward pass. keep_a=False is for callers that return none of its arrays: a(t)
+    is built inside the buffer of h(t) with the activation applied in place (one
+    (T, B, n_h) array less)."""
     p, x3 = pr.p, pr.x
     T, B, n_x = x3.shape
     n_h, n_y = pr.dims.n_h, pr.dims.n_y
+    dt = pr.dtype
+    H_full = np.empty((T + 1, B, n_h), dtype=dt)
+    H_full[0] = pr.h0
+    H = H_full[1:]
     # U x(t) + b for every t in one matmul; the loop only adds W h(t-1).
-    A = np.matmul(x3.reshape(T * B, n_x), p["U"].T).reshape(T, B, n_h)
+    A = np.empty_like(H) if keep_a else H
+    np.matmul(x3.reshape(T * B, n_x), p["U"].T, out=A.reshape(T * B, n_h))
     A += p["b"]
-    H = np.empty_like(A)
-    Wt = np.ascontiguousarray(p["W"].T)  # a transposed operand costs ~25% per small matmul
-    step = np.empty((B, n_h), dtype=pr.dtype)
-    h_prev = pr.h0
+    # A transposed operand costs ~25% per small matmul, so Wᵀ is copied once.
+    Wt = np.empty((n_h, n_h), dtype=dt)
+    np.copyto(Wt, p["W"].T)
+    step = np.empty((B, n_h), dtype=dt)
     for t in range(T):
-        np.matmul(h_prev, Wt, out=step)
+        np.matmul(H_full[t], Wt, out=step)
         A[t] += step
         _act_forward(activation, A[t], H[t])
-        h_prev = H[t]
     # Output layer and softmax for all steps at once.
-    O = np.matmul(H.reshape(T * B, n_h), p["V"].T).reshape(T, B, n_y)
+    O = np.empty((T, B, n_y), dtype=dt)
+    np.matmul(H.reshape(T * B, n_h), p["V"].T, out=O.reshape(T * B, n_y))
     O += p["c"]
     if head != "softmax":
-        return _Forward(A, H, O, O, None)
+        return _Forward(A if keep_a else None, H_full, O, O, None)
     m = O.max(axis=-1, keepdims=True)
-    Y_hat = np.subtract(O, m)
+    Y_hat = np.subtract(O, m, out=np.empty(O.shape, dtype=dt))
     np.exp(Y_hat, out=Y_hat)
     total = Y_hat.sum(axis=-1, keepdims=True)
     Y_hat /= total
     # log Σ_j exp(o_j) = m + log Σ_j exp(o_j - m): finite for any finite logits.
     log_norm = np.log(total)
     log_norm += m
-    return _Forward(A, H, O, Y_hat, log_norm)
+    return _Forward(A if keep_a else None, H_full, O, Y_hat, log_norm)
 
 
 def _squeeze(arr: np.ndarray, batched: bool, axis: int = 1) -> np.ndarray:
@@ -248,28 +262,29 @@ def _forward_result(pr: _Prepared, f: _Forward, activation: str, head: str) -> F
 
 
 def _loss_and_d_o(
-    f: _Forward, y: np.ndarray, is_index: bool, head: str, many_to_one: bool
+    f: _Forward, y: np.ndarray, is_index: bool, head: str, many_to_one: bool, in_place: bool
 ) -> tuple[float, np.ndarray]:
     """Loss and ∇_o L at the steps that have targets: all steps (T, B, n_y), or only the
-    last one (1, B, n_y) for many-to-one. y is batched like the outputs."""
+    last one (1, B, n_y) for many-to-one. y is batched like the outputs. in_place=True
+    writes ∇_o L over ŷ (or over o for the MSE head) instead of into a new array."""
     n_y = f.O.shape[-1]
     last = slice(-1, None) if many_to_one else slice(None)
     O, Y_hat = f.O[last], f.Y_hat[last]
     y_t = y[None] if many_to_one else y
     if head == "mse":
-        d_o = O - y_t
+        d_o = np.subtract(O, y_t, out=O if in_place else None)
         return 0.5 * float(np.vdot(d_o, d_o)), d_o
     log_norm = f.log_norm[last]
     if is_index:
         # -log ŷ_k = log Σ_j exp(o_j) - o_k, and ∇_o = ŷ - e_k.
         rows, cols = np.arange(y_t.size), y_t.ravel()
         loss = float(np.sum(log_norm) - np.sum(O.reshape(-1, n_y)[rows, cols]))
-        d_o = Y_hat.copy()
+        d_o = Y_hat if in_place else Y_hat.copy()
         d_o.reshape(-1, n_y)[rows, cols] -= 1
         return loss, d_o
     loss = float(np.sum(y_t * (log_norm - O)))
     # ∇_o of -Σ_i y_i log ŷ_i is ŷ Σ_i y_i - y: ŷ - y exactly when the target sums to 1.
-    d_o = Y_hat * y_t.sum(axis=-1, keepdims=True)
+    d_o = np.multiply(Y_hat, y_t.sum(axis=-1, keepdims=True), out=Y_hat if in_place else None)
     d_o -= y_t
     return loss, d_o
 
@@ -305,7 +320,8 @@ def compute_loss(
         raise TypeError(f"many_to_one must be True or False; got {many_to_one!r}")
     pr = _prepare(params, x, h0, activation, head)
     ya, is_index = _targets(pr, y, head, many_to_one)
-    return _loss_and_d_o(_forward3(pr, activation, head), ya, is_index, head, many_to_one)[0]
+    f = _forward3(pr, activation, head, keep_a=False)
+    return _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=True)[0]
 
 
 def backward(
@@ -325,13 +341,41 @@ def backward(
     targets (T, [B,] n_y) for head="mse". With many_to_one=True, one target for the last
     step: () / (B,) integers or ([B,] n_y) one-hot / float targets.
     """
+    pr, ya, is_index = _prepare_all(params, x, y, h0, activation, head, many_to_one)
+    return _bptt(pr, ya, is_index, activation, head, many_to_one, keep=True)
+
+
+def _prepare_all(
+    params: Mapping,
+    x: object,
+    y: object,
+    h0: object,
+    activation: str,
+    head: str,
+    many_to_one: object,
+) -> tuple[_Prepared, np.ndarray, bool]:
     if not isinstance(many_to_one, bool):
         raise TypeError(f"many_to_one must be True or False; got {many_to_one!r}")
     pr = _prepare(params, x, h0, activation, head)
     ya, is_index = _targets(pr, y, head, many_to_one)
+    return pr, ya, is_index
+
+
+def _bptt(
+    pr: _Prepared,
+    ya: np.ndarray,
+    is_index: bool,
+    activation: str,
+    head: str,
+    many_to_one: bool,
+    keep: bool,
+) -> BackwardResult | tuple[float, dict[str, np.ndarray]]:
+    """Forward pass and BPTT. keep=True: a BackwardResult with every intermediate array.
+    keep=False: only (loss, grads), overwriting intermediates nobody will see (a, ŷ) to
+    save memory traffic; the numbers are the same."""
     p = pr.p
-    f = _forward3(pr, activation, head)
-    loss, d_o_part = _loss_and_d_o(f, ya, is_index, head, many_to_one)
+    f = _forward3(pr, activation, head, keep_a=keep)
+    loss, d_o_part = _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=not keep)
     T, B, n_x = pr.x.shape
     n_h, n_y = pr.dims.n_h, pr.dims.n_y
     TB = T * B
@@ -341,8 +385,10 @@ def backward(
     # matmul (only t = T for many-to-one); the loop then adds Wᵀ ∇_{a(t+1)} L.
     d_h = np.empty((T + 1, B, n_h), dtype=pr.dtype)
     if many_to_one:
-        d_o = np.zeros_like(f.O)
-        d_o[-1] = d_o_part[0]
+        d_o = None
+        if keep:
+            d_o = np.zeros_like(f.O)
+            d_o[-1] = d_o_part[0]
         d_h[1:T] = 0
         np.matmul(d_o_part[0], p["V"], out=d_h[T])
         g_V = d_o_part[0].T @ f.H[-1]
@@ -353,32 +399,33 @@ def backward(
         np.matmul(d_o2, p["V"], out=d_h[1:].reshape(TB, n_h))
         g_V = d_o2.T @ H2
         g_c = d_o2.sum(axis=0)
-    d_a = np.empty_like(f.A)
+    # d_a(t) = f'(a(t)) ⊙ d_h(t): f' for all steps in one pass, then one product per step.
+    d_a = np.empty(f.H.shape, dtype=pr.dtype)
+    _act_derivative(activation, f.H, out=d_a)
     W = p["W"]
     step = np.empty((B, n_h), dtype=pr.dtype)
-    for t in range(T, 0, -1):  # t is the 1-based time step; arrays A, H, d_a start at t = 1
+    for t in range(T, 0, -1):  # t is the 1-based time step; arrays H, d_a start at t = 1
         if t < T:
             np.matmul(d_a[t], W, out=step)
             d_h[t] += step
-        _act_backward(activation, f.A[t - 1], f.H[t - 1], d_h[t], out=d_a[t - 1])
+        d_a[t - 1] *= d_h[t]
     np.matmul(d_a[0], W, out=d_h[0])
 
-    # Parameter gradients: plain 2-D matmuls over all T·B rows.
+    # Parameter gradients: plain 2-D matmuls over all T·B rows; h(t-1) for t = 1..T are
+    # the first T steps of H_full, so ∇W needs no separate term for h(0).
     d_a2 = d_a.reshape(TB, n_h)
-    g_W = d_a[0].T @ pr.h0
-    if T > 1:  # h(t-1) for t = 2..T are the first T-1 steps of H
-        g_W += d_a2[B:].T @ H2[: TB - B]
-    g_h0 = d_h[0]
-    if pr.h0_shape == (n_h,):
-        g_h0 = g_h0.sum(axis=0)
+    # A copy, so that the gradient does not keep all of d_h alive.
+    g_h0 = d_h[0].sum(axis=0) if pr.h0_shape == (n_h,) else d_h[0].copy()
     grads = {
         "U": d_a2.T @ pr.x.reshape(TB, n_x),
-        "W": g_W,
+        "W": d_a2.T @ f.H_full[:T].reshape(TB, n_h),
         "V": g_V,
         "b": d_a2.sum(axis=0),
         "c": g_c,
-        "h0": np.ascontiguousarray(g_h0),
+        "h0": g_h0,
     }
+    if not keep:
+        return loss, grads
     s = pr.batched
     return BackwardResult(
         loss=loss,
@@ -399,6 +446,10 @@ def loss_and_grads(
     head: str = "softmax",
     many_to_one: bool = False,
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """(loss, grads) with grads keyed U, W, V, b, c, h0; see `backward` for the arguments."""
-    res = backward(params, x, y, h0, activation=activation, head=head, many_to_one=many_to_one)
-    return res.loss, res.grads
+    """(loss, grads) with grads keyed U, W, V, b, c, h0; see `backward` for the arguments.
+
+    The intermediates (h, o, ŷ, ∇h, ∇a) are not kept; use `backward` to get them.
+    """
+    pr, ya, is_index = _prepare_all(params, x, y, h0, activation, head, many_to_one)
+    # Only (loss, grads) leave this call, so the intermediates may be overwritten.
+    return _bptt(pr, ya, is_index, activation, head, many_to_one, keep=False)

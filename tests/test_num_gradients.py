@@ -200,3 +200,27 @@ def test_w_gradient_vanishes_exactly_for_zero_h0_and_one_step():
     res = rnn_num.backward(p, x, y, h0)
     assert np.all(res.grads["W"] == 0)
     assert np.abs(res.grads["U"]).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("activation", "head", "many_to_one", "onehot"),
+    [
+        *itertools.product(("tanh", "sigmoid", "relu"), ("softmax", "mse"), (False, True), [False]),
+        ("tanh", "softmax", False, True),
+        ("tanh", "softmax", True, "weights"),
+    ],
+)
+def test_lean_loss_and_grads_matches_backward(activation, head, many_to_one, onehot):
+    """loss_and_grads and compute_loss overwrite intermediates in place (backward, checked
+    against finite differences above, does not): same numbers, and the grads of one call
+    are not changed by the next call of the same shapes."""
+    first = _problem(4, True, activation, head, many_to_one, "random", onehot, seed=3)
+    second = _problem(4, True, activation, head, many_to_one, "random", onehot, seed=4)
+    kw = {"activation": activation, "head": head, "many_to_one": many_to_one}
+    expected = [rnn_num.backward(*prob, **kw) for prob in (first, second)]
+    results = [rnn_num.loss_and_grads(*prob, **kw) for prob in (first, second)]
+    for prob, exp, (loss, grads) in zip((first, second), expected, results, strict=True):
+        assert loss == pytest.approx(exp.loss, rel=1e-13)
+        assert rnn_num.compute_loss(*prob, **kw) == pytest.approx(exp.loss, rel=1e-13)
+        for name, g in exp.grads.items():
+            np.testing.assert_allclose(grads[name], g, rtol=1e-12, atol=1e-14, err_msg=name)

@@ -13,8 +13,10 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def test_small_configuration_agrees_with_naive_route(capsys):
-    code, out, err = _run(capsys, "--T", "2", "--n-h", "2", "--seed", "4")
+@pytest.mark.parametrize(("T", "n_h"), [(1, 2), (2, 2), (3, 2), (4, 2), (2, 3)])
+def test_small_configuration_agrees_with_naive_route(capsys, T, n_h):
+    # Issue 3: every gradient equal to SymPy's diff of the fully unrolled loss, T = 1 … 4.
+    code, out, err = _run(capsys, "--T", str(T), "--n-h", str(n_h), "--seed", "4")
     assert code == 0, out + err
     assert "all agree" in out
     rows = [line for line in out.splitlines() if line.startswith("∇_")]
