@@ -255,6 +255,68 @@ def _check_relu() -> CheckOutcome:
     )
 
 
+def _check_loss_from_t0() -> CheckOutcome:
+    p = _model(seed=12)
+    z = len(p["x"])
+    s = _states(p)
+
+    def from_t0(q: Mapping[str, np.ndarray]) -> np.ndarray:
+        # The printed sum has a t = 0 term: a loss on yhat_0 = V s_0 + c, an output the model
+        # never emits and that has no target (y_1..y_z); any target other than yhat_0 itself
+        # (here y_0 = 0) adds (yhat_0 - y_0) s_0^T to dJ/dV.
+        terms = [np.outer(_output(q, s[0]), s[0])]
+        terms += [np.outer(_output(q, s[t]) - q["targets"][t - 1], s[t]) for t in range(1, z + 1)]
+        return sum(terms)
+
+    def from_t1(q: Mapping[str, np.ndarray]) -> np.ndarray:
+        return sum(np.outer(_output(q, s[t]) - q["targets"][t - 1], s[t]) for t in range(1, z + 1))
+
+    return gradient_formula_check(from_t0, from_t1, "V", params=p, loss=_total_loss)
+
+
+def _check_total_vs_immediate() -> CheckOutcome:
+    p = _model(seed=13)
+    t = 2
+    s = _states(p)
+    dj_dy = _output(p, s[t]) - p["targets"][t - 1]
+
+    def with_total_derivatives(q: Mapping[str, np.ndarray]) -> np.ndarray:
+        # Eq. (7) with ds_k/dW read as the TOTAL derivative (the meaning Eq. (3) and line 182
+        # give the symbol): each term is the gradient of g_k . s_k(W) with g_k held fixed.
+        total = np.zeros_like(q["U"])
+        for k in range(1, t + 1):
+            g_k = _ds_t_ds_k(q, t, k).T @ q["V"].T @ dj_dy
+            total += finite_difference_gradient(
+                lambda r, g=g_k, k=k: float(g @ _states(r)[k]), q, "U"
+            )
+        return total
+
+    def with_immediate_partials(q: Mapping[str, np.ndarray]) -> np.ndarray:
+        return sum(_eq9_term(q, t, k, "U") for k in range(1, t + 1))
+
+    return gradient_formula_check(
+        with_total_derivatives,
+        with_immediate_partials,
+        "U",
+        params=p,
+        loss=lambda q: _step_loss(q, t),
+    )
+
+
+def _check_shape_annotation() -> CheckOutcome:
+    p = 3  # x_t in R^{p x 1} (line 290); the note's annotation holds only for p = 2
+    rng = np.random.default_rng(22)
+    w_xh, x_t = rng.standard_normal((p, 1)), rng.standard_normal((p, 1))
+    w_hh, h_prev = np.array([[0.5]]), np.array([[0.7]])
+    u = w_xh.T @ x_t + w_hh @ h_prev  # W_hh h_{t-1} is a PRODUCT of two 1 x 1 factors
+    return truth_check(
+        w_xh.T.shape == (1, 2) and x_t.shape == (2, 1),
+        w_xh.T.shape == (1, p) and x_t.shape == (p, 1) and u.shape == (1, 1),
+        f"p = {p}: W_xh^T has shape {w_xh.T.shape} and x_t {x_t.shape}, not (1, 2) and "
+        f"(2, 1); the sum u has shape {u.shape}",
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Confirmations
 # --------------------------------------------------------------------------------------------
@@ -363,6 +425,20 @@ ERRATA: list[Erratum] = [
         _check_sigmoid_form,
     ),
     _e(
+        10,
+        158,
+        r"J(\underline{\theta}) = \sum_{t=0}^z J_t(\underline{\theta})",
+        "wrong sum bound",
+        "medium",
+        r"The total loss starts at $t=0$, but there is no prediction or target at $t=0$: the "
+        r"targets are $y_1,\dots,y_z$ (line 96) and the output equations hold for $1\le t\le "
+        r"z$ (lines 147, 168). A $J_0$ would be a loss on $V s_0+c$, an output the model "
+        r"never emits, and would add $(\hat y_0-y_0)s_0^\top$ to $\partial J/\partial V$.",
+        r"L=\sum_{t=1}^{T}L(t),\qquad\nabla_V L=\sum_{t=1}^{T}\big(\nabla_{o(t)}L\big)\,"
+        r"h(t)^\top",
+        _check_loss_from_t0,
+    ),
+    _e(
         3,
         190,
         r"s_2 = s_2(s_1(\underline{w}), s_0(\underline{w}); \underline{w})",
@@ -374,6 +450,24 @@ ERRATA: list[Erratum] = [
         r"h(2)=h(2)\big(h(1)(U);\,U\big),\qquad\frac{dh(2)}{dU}=\frac{\partial h(2)}{\partial "
         r"U}+\frac{\partial h(2)}{\partial h(1)}\frac{\partial h(1)}{\partial U}",
         _check_s0_depends_on_w,
+    ),
+    _e(
+        11,
+        198,
+        r"\frac{ds_2}{d\underline{w}} = \sum_{k=0}^2 \frac{\partial s_2}{\partial s_k} "
+        r"\cdot \frac{\partial s_k}{\partial \underline{w}}",
+        "misleading notation",
+        "medium",
+        r"Eq. (3) and line 182 use $\partial s_2/\partial W$ for the TOTAL derivative of "
+        r"$s_2$; in Eq. (7) the same symbol $\partial s_k/\partial W$ must be the immediate "
+        r"partial ($s_{k-1}$ held fixed) while $\partial s_2/\partial s_k$ is the total "
+        r"Jacobian. Read with the total derivative, as Eq. (3) defines the symbol, the sum "
+        r"counts every earlier path again (the $k=2$ term alone is already the whole "
+        r"gradient). Eqs. (8), (9), (15), (16) inherit the ambiguity.",
+        r"\frac{dh(2)}{dU}=\sum_{k=1}^{2}\frac{\partial h(2)}{\partial h(k)}\,"
+        r"\frac{\partial^+h(k)}{\partial U},\quad\frac{\partial^+h(k)_i}{\partial "
+        r"U_{ij}}=\big(1-h(k)_i^2\big)\,x(k)_j\ \ (h(k-1)\text{ held fixed})",
+        _check_total_vs_immediate,
     ),
     _e(
         4,
@@ -434,6 +528,21 @@ ERRATA: list[Erratum] = [
         r"h(t)}{\partial h(k)}\Big)^\top V^\top\nabla_{o(t)}L(t)\,h(k-1)^\top,\qquad\nabla_V "
         r"L(t)=\big(\nabla_{o(t)}L(t)\big)\,h(t)^\top",
         _check_eq16_for_v,
+    ),
+    _e(
+        12,
+        313,
+        r"_{[1 \times 2] \cdot [2 \times 1]} + \underbrace{W_{hh} \cdot h_{t-1}}_{[1 "
+        r"\times 1] + [1 \times 1]}",
+        "wrong number",
+        "low",
+        r"With $x_t\in\mathbb R^{p\times 1}$ and $W_{xh}\in\mathbb R^{p\times 1}$ (lines "
+        r"290, 296) the shapes are $[1\times p]\cdot[p\times 1]$, not $[1\times "
+        r"2]\cdot[2\times 1]$ (true only for $p=2$); and $W_{hh}\,h_{t-1}$ is a product, "
+        r"$[1\times 1]\cdot[1\times 1]$, not a sum.",
+        r"u=\underbrace{W_{xh}^\top x(t)}_{[1\times p]\cdot[p\times 1]}+\underbrace{W_{hh}"
+        r"\,h(t-1)}_{[1\times 1]\cdot[1\times 1]}\in\mathbb R",
+        _check_shape_annotation,
     ),
     _e(
         8,

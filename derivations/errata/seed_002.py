@@ -240,6 +240,48 @@ def _check_norm_bound() -> CheckOutcome:
     )
 
 
+def _check_logit_weight_derivative() -> CheckOutcome:
+    p = canonical_model(seed=14)
+    t = 2
+    h_t = canonical_forward(p)["h"][t]  # h(t) does not depend on W_ya (key "V")
+    n_y, n_h = p["V"].shape
+    # true[k, j, i] = d theta_{t,k} / d (W_ya)_{ji} by finite differences of theta = W_ya h + b_y
+    true = np.stack(
+        [
+            finite_difference_gradient(lambda q, k=k: float((q["V"] @ h_t + q["c"])[k]), p, "V")
+            for k in range(n_y)
+        ]
+    )
+    kronecker = np.eye(n_y)[:, :, None] * np.ones((1, 1, n_h))  # delta_kj for every i
+    claimed = kronecker * 1.0  # delta_kj (1_n)_j: the note's factor is a one
+    corrected = kronecker * h_t[None, None, :]  # delta_kj h_{t,i}
+    return array_check(claimed, true, corrected, label="d theta_k / d (W_ya)_ji")
+
+
+def _check_dtheta_dtheta() -> CheckOutcome:
+    rng = np.random.default_rng(15)
+    logits = {"o": rng.standard_normal(_K)}
+    label = 1
+    y = np.eye(_K)[label]
+    jacobian = np.stack(
+        [
+            finite_difference_gradient(lambda q, k=k: float(q["o"][k]), logits, "o")
+            for k in range(_K)
+        ]
+    )
+    dl_do = finite_difference_gradient(
+        lambda q: float(-np.log(softmax(q["o"])[label])), logits, "o"
+    )
+    delta_y = softmax(logits["o"]) - y
+    as_written = array_check(delta_y, jacobian, label="d theta_t / d theta_t (the identity)")
+    meant = array_check(delta_y, dl_do, label="d L_t / d theta_t")
+    return CheckOutcome(
+        as_written.claim_refuted,
+        not meant.claim_refuted,
+        f"{as_written.evidence}; {meant.evidence}",
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Confirmations
 # --------------------------------------------------------------------------------------------
@@ -451,6 +493,34 @@ ERRATA: list[Erratum] = [
         r"cross-entropy. The sum is over $i$ only (as line 124 writes it).",
         r"L(t)=-\sum_{i=1}^{K}y_i(t)\log\hat y_i(t)",
         _check_line90,
+    ),
+    _e(
+        14,
+        108,
+        r"\frac{\partial \theta_t}{\partial (w_{t,j})_i} = \delta_{kj} (\mathbf{1}_n)_j",
+        "wrong formula",
+        "medium",
+        r"The logit $\theta_{t,k}=\sum_i (w_k)_i h_{t,i}+b_{y,k}$ is linear in the weights "
+        r"with coefficient $h_{t,i}$, so $\partial\theta_{t,k}/\partial(w_j)_i=\delta_{kj}"
+        r"h_{t,i}$: the factor is the hidden state, not a one (nor a weight, as lines 110-114 "
+        r"then write $(w_k)_i$, $(w_k)_j$). The result on line 116, "
+        r"$\delta^y h^\top$, does not follow from these lines.",
+        r"\frac{\partial o_k(t)}{\partial V_{ji}}=\delta_{kj}\,h_i(t),\qquad\frac{\partial "
+        r"L(t)}{\partial V_{ji}}=\big(\nabla_{o(t)}L\big)_j\,h_i(t)",
+        _check_logit_weight_derivative,
+    ),
+    _e(
+        15,
+        108,
+        r"\frac{\partial \theta_t}{\partial \theta_t} = (\delta_t^y)_k",
+        "copy-paste",
+        "low",
+        r"$\partial\theta_t/\partial\theta_t$ is the identity matrix; the quantity equal to "
+        r"$(\delta^y_t)_k=(\hat y_t-y_t)_k$ is $\partial L_t/\partial\theta_{t,k}$ (line 104). "
+        r"The left-hand side names the wrong numerator.",
+        r"\frac{\partial L(t)}{\partial o_k(t)}=\big(\hat y(t)-e_{y(t)}\big)_k,\qquad"
+        r"\frac{\partial o(t)}{\partial o(t)}=I",
+        _check_dtheta_dtheta,
     ),
     _e(
         10,
