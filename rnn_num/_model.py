@@ -316,10 +316,7 @@ def compute_loss(
     many_to_one: bool = False,
 ) -> float:
     """The loss alone (forward pass only; no gradient code runs). Used by the gradient checker."""
-    if not isinstance(many_to_one, bool):
-        raise TypeError(f"many_to_one must be True or False; got {many_to_one!r}")
-    pr = _prepare(params, x, h0, activation, head)
-    ya, is_index = _targets(pr, y, head, many_to_one)
+    pr, ya, is_index = _prepare_all(params, x, y, h0, activation, head, many_to_one)
     f = _forward3(pr, activation, head, keep_a=False)
     return _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=True)[0]
 

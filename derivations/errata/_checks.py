@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from derivations._numeric import central_gradient
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
 
 __all__ = [
@@ -383,17 +384,7 @@ def finite_difference_gradient(
     (denominator layout).
     """
     base = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
-    target = base[name]
-    gradient = np.zeros_like(target)
-    for index in np.ndindex(target.shape):
-        original = target[index]
-        target[index] = original + eps
-        up = loss(base)
-        target[index] = original - eps
-        down = loss(base)
-        target[index] = original
-        gradient[index] = (up - down) / (2 * eps)
-    return gradient
+    return central_gradient(lambda value: loss(base | {name: value}), base[name], eps)
 
 
 def gradient_formula_check(
