@@ -5,7 +5,7 @@ with torch.nn.RNN on 1 and 2 threads; threadpoolctl (`.[bench]`) times rnn_num o
 BLAS threads. If OPENBLAS_CORETYPE is set on this machine, a fair number needs it unset for
 this command only (`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`).
 
-python benchmarks/bench_num.py [--quick] [--no-torch] [--min-time SECONDS]
+python benchmarks/bench_num.py [--quick] [--no-torch] [--min-time SECONDS] [--rounds N]
 """
 
 from __future__ import annotations

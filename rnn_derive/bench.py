@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +45,20 @@ def _min_time(text: str) -> float:
     return value
 
 
+MAX_ROUNDS = 50
+
+
+def _rounds(text: str) -> int:
+    """argparse type of --rounds: an integer in [1, MAX_ROUNDS]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rounds") from None
+    if not 1 <= value <= MAX_ROUNDS:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: give 1 to {MAX_ROUNDS}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-time",
@@ -55,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="only the two smallest shapes (a smoke run)"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=5,
+        help="alternating timing rounds per shape, each contender min-time/rounds per round "
+        f"(1 to {MAX_ROUNDS}; default 5)",
+    )
 
 
 def flops(B: int, T: int, n_x: int, n_h: int, n_y: int) -> float:
@@ -87,17 +109,39 @@ def best_times(
     contenders: dict[str, tuple[Callable[[], object], Callable[[], object]]],
     min_time: float,
     rounds: int = 3,
-) -> dict[str, tuple[float, float]]:
-    """(best wall, best thread CPU) time of each (setup, fn) contender, timed in alternating
-    blocks so that all of them see the same background load (the machine may be shared)."""
-    best = dict.fromkeys(contenders, (float("inf"), float("inf")))
+) -> dict[str, tuple[float, float, list[float]]]:
+    """(best wall, best thread CPU, best wall of each round) of each (setup, fn) contender,
+    timed in alternating blocks so that all of them see the same background load (the
+    machine may be shared). Ratios of the per-round times compare contenders that ran
+    seconds apart; their median is steadier than the ratio of the best times."""
+    best = {name: (float("inf"), float("inf"), []) for name in contenders}
     for _ in range(rounds):
         for name, (setup, fn) in contenders.items():
             setup()
             time.sleep(0.05)  # let the previous contender's worker threads stop spinning
             wall, cpu = measure(fn, min_time / rounds, min_runs=2)
-            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+            old_wall, old_cpu, per_round = best[name]
+            best[name] = (min(old_wall, wall), min(old_cpu, cpu), [*per_round, wall])
     return best
+
+
+def median_ratio(slower: list[float], faster: list[float]) -> float:
+    """Median over rounds of slower[i] / faster[i]."""
+    return statistics.median(s / f for s, f in zip(slower, faster, strict=True))
+
+
+def page_faults_per_call(fn: Callable[[], object], calls: int = 5) -> float | None:
+    """Minor page faults of the process per call of fn, after one warm-up call; None where
+    the resource module is missing (Windows). Other threads' faults count too."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
 def matmul_gflops(
@@ -244,10 +288,11 @@ def run(args: argparse.Namespace) -> int:
     num_cols = [f"num{k}" if k else "num" for k in num_threads]
     num_for = {1: num_cols[0], 2: num_cols[-1]}  # torch on K threads against rnn_num on K
     header = f"{'(B, T, n_x, n_h, n_y)':<24}" + "".join(f" {c + ' ms':>10}" for c in num_cols)
-    header += f" {'GFLOP/s':>8} {'of matmul':>9}"
+    header += f" {'faults':>7} {'GFLOP/s':>8} {'of matmul':>9}"
     if have_torch:
         header += f" {'torch1 ms':>10} {'torch2 ms':>10}"
         header += "".join(f" {f't{k}/{num_for[k]}':>9}" for k in (1, 2))
+        header += "".join(f" {f'med{k}':>6}" for k in (1, 2))
         header += f" {'max|Δg|':>8}"
     rows = [header]
     cpu_rows = [
@@ -268,14 +313,17 @@ def run(args: argparse.Namespace) -> int:
             runner, torch_grads = _torch_runner(params, x, y, h0)
             for k in (1, 2):
                 contenders[f"torch{k}"] = (lambda k=k: torch.set_num_threads(k), runner)
-        measured = best_times(contenders, args.min_time)
+        measured = best_times(contenders, args.min_time, args.rounds)
         if limit is not None:
             limit(None)
-        times = {name: wall for name, (wall, _) in measured.items()}
-        cpu1 = {name: cpu for name, (_, cpu) in measured.items() if name.endswith("1")}
+        times = {name: wall for name, (wall, _, _) in measured.items()}
+        cpu1 = {name: cpu for name, (_, cpu, _) in measured.items() if name.endswith("1")}
+        rounds = {name: per_round for name, (_, _, per_round) in measured.items()}
         t_num = min(times[c] for c in num_cols)
         gf = flops(*shape) / t_num / 1e9
         row = f"{str(shape):<24}" + "".join(f" {times[c] * 1e3:>10.3f}" for c in num_cols)
+        faults = page_faults_per_call(ours)
+        row += f" {'-' if faults is None else f'{faults:.0f}':>7}"
         row += f" {gf:>8.3g} {f'{100 * gf / peak:.3g}%':>9}"
         if have_torch:
             # Same data, same parameters: the two gradients must agree (a sanity check).
@@ -285,6 +333,9 @@ def run(args: argparse.Namespace) -> int:
             t1, t2 = times["torch1"], times["torch2"]
             row += f" {t1 * 1e3:>10.3f} {t2 * 1e3:>10.3f}"
             row += f" {t1 / times[num_for[1]]:>9.2f} {t2 / times[num_for[2]]:>9.2f}"
+            row += "".join(
+                f" {median_ratio(rounds[f'torch{k}'], rounds[num_for[k]]):>6.2f}" for k in (1, 2)
+            )
             row += f" {diff:>8.1e}"
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
@@ -304,9 +355,13 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(cpu_rows))
     print(
         "numK / torchK: best time of forward+backward on K threads (num: rnn_num, default "
-        "BLAS threads). GFLOP/s and 'of matmul': rnn_num's best time, matmul FLOPs "
+        "BLAS threads). faults: minor page faults per rnn_num call after a warm-up (memory "
+        "handed back to the system and faulted in again on every call; '-' where not "
+        "measurable). GFLOP/s and 'of matmul': rnn_num's best time, matmul FLOPs "
         "6·T·B·(n_h·n_x + n_h² + n_y·n_h), against the best matmul speed above. "
-        "tK/numK > 1: rnn_num is faster than torch on K threads. max|Δg|: largest gradient "
+        "tK/numK > 1: rnn_num is faster than torch on K threads (ratio of the best times); "
+        "medK: the median over the rounds of the same ratio, steadier on a shared machine. "
+        "max|Δg|: largest gradient "
         "difference between the two (a sanity check)."
     )
     return 0

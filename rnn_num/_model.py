@@ -13,6 +13,7 @@ With many_to_one=True only the last step has a target (and a loss term).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -173,6 +174,47 @@ def _prepare(params: Mapping, x: object, h0: object, activation: str, head: str)
     return _Prepared(p, x3, h0b, h0_shape, batched, dims, dt)
 
 
+# Each carved array starts on a cache line, as NumPy's own allocations do.
+_ALIGN = 64
+
+
+def _carve(dtype: np.dtype, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Uninitialised arrays of the given shapes, all carved out of ONE allocation.
+
+    Why: separate multi-megabyte temporaries make glibc grow the heap during a call and trim
+    it again when they are freed, so every call page-faulted its working memory back in, page
+    by page: about 2,900 faults and a fifth of the run time at B=32, T=64, n_h=256. One
+    block is reused by malloc from call to call, or mmapped with transparent huge pages when
+    large (NumPy advises them from 4 MiB); the faults drop to none.
+    """
+    sizes = {name: math.prod(shape) * dtype.itemsize for name, shape in shapes.items()}
+    offsets: dict[str, int] = {}
+    total = 0
+    for name, size in sizes.items():
+        offsets[name] = total
+        total += -(-size // _ALIGN) * _ALIGN
+    raw = np.empty(total + _ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return {
+        name: raw[start + offsets[name] : start + offsets[name] + sizes[name]]
+        .view(dtype)
+        .reshape(shape)
+        for name, shape in shapes.items()
+    }
+
+
+def _forward_shapes(
+    T: int, B: int, n_h: int, n_y: int, head: str, keep: bool
+) -> dict[str, tuple[int, ...]]:
+    """The large arrays of a forward pass. keep=False: a(t) is built inside h(t)'s buffer."""
+    shapes: dict[str, tuple[int, ...]] = {"H_full": (T + 1, B, n_h), "O": (T, B, n_y)}
+    if keep:
+        shapes["A"] = (T, B, n_h)
+    if head == "softmax":
+        shapes["Y_hat"] = (T, B, n_y)
+    return shapes
+
+
 @dataclass
 class _Forward:
     """Batched forward results, all (T, B, ·); log_norm = log Σ_j exp(o_j) (softmax only).
@@ -192,19 +234,21 @@ class _Forward:
         return self.H_full[1:]
 
 
-def _forward3(pr: _Prepared, activation: str, head: str, keep_a: bool = True) -> _Forward:
-    """The forward pass. keep_a=False is for callers that return none of its arrays: a(t)
-    is built inside the buffer of h(t) with the activation applied in place (one
-    (T, B, n_h) array less)."""
+def _forward3(
+    pr: _Prepared, activation: str, head: str, buffers: Mapping[str, np.ndarray]
+) -> _Forward:
+    """The forward pass, written into `buffers` (from `_carve(_forward_shapes(...))`).
+    Without an "A" buffer, a(t) is built inside the buffer of h(t) and the activation is
+    applied in place (for callers that return none of the forward arrays)."""
     p, x3 = pr.p, pr.x
     T, B, n_x = x3.shape
-    n_h, n_y = pr.dims.n_h, pr.dims.n_y
+    n_h = pr.dims.n_h
     dt = pr.dtype
-    H_full = np.empty((T + 1, B, n_h), dtype=dt)
+    H_full = buffers["H_full"]
     H_full[0] = pr.h0
     H = H_full[1:]
     # U x(t) + b for every t in one matmul; the loop only adds W h(t-1).
-    A = np.empty_like(H) if keep_a else H
+    A = buffers.get("A", H)
     np.matmul(x3.reshape(T * B, n_x), p["U"].T, out=A.reshape(T * B, n_h))
     A += p["b"]
     # A transposed operand costs ~25% per small matmul, so Wᵀ is copied once.
@@ -216,20 +260,21 @@ def _forward3(pr: _Prepared, activation: str, head: str, keep_a: bool = True) ->
         A[t] += step
         _act_forward(activation, A[t], H[t])
     # Output layer and softmax for all steps at once.
-    O = np.empty((T, B, n_y), dtype=dt)
-    np.matmul(H.reshape(T * B, n_h), p["V"].T, out=O.reshape(T * B, n_y))
+    O = buffers["O"]
+    np.matmul(H.reshape(T * B, n_h), p["V"].T, out=O.reshape(T * B, O.shape[-1]))
     O += p["c"]
+    kept_a = A if "A" in buffers else None
     if head != "softmax":
-        return _Forward(A if keep_a else None, H_full, O, O, None)
+        return _Forward(kept_a, H_full, O, O, None)
     m = O.max(axis=-1, keepdims=True)
-    Y_hat = np.subtract(O, m, out=np.empty(O.shape, dtype=dt))
+    Y_hat = np.subtract(O, m, out=buffers["Y_hat"])
     np.exp(Y_hat, out=Y_hat)
     total = Y_hat.sum(axis=-1, keepdims=True)
     Y_hat /= total
     # log Σ_j exp(o_j) = m + log Σ_j exp(o_j - m): finite for any finite logits.
     log_norm = np.log(total)
     log_norm += m
-    return _Forward(A if keep_a else None, H_full, O, Y_hat, log_norm)
+    return _Forward(kept_a, H_full, O, Y_hat, log_norm)
 
 
 def _squeeze(arr: np.ndarray, batched: bool, axis: int = 1) -> np.ndarray:
@@ -245,7 +290,9 @@ def forward(
 ) -> ForwardResult:
     """Run the RNN over x ((T, n_x) or (T, B, n_x)); see ForwardResult for what comes back."""
     pr = _prepare(params, x, h0, activation, head)
-    return _forward_result(pr, _forward3(pr, activation, head), activation, head)
+    T, B, _ = pr.x.shape
+    buffers = _carve(pr.dtype, _forward_shapes(T, B, pr.dims.n_h, pr.dims.n_y, head, True))
+    return _forward_result(pr, _forward3(pr, activation, head, buffers), activation, head)
 
 
 def _forward_result(pr: _Prepared, f: _Forward, activation: str, head: str) -> ForwardResult:
@@ -317,7 +364,9 @@ def compute_loss(
 ) -> float:
     """The loss alone (forward pass only; no gradient code runs). Used by the gradient checker."""
     pr, ya, is_index = _prepare_all(params, x, y, h0, activation, head, many_to_one)
-    f = _forward3(pr, activation, head, keep_a=False)
+    T, B, _ = pr.x.shape
+    buffers = _carve(pr.dtype, _forward_shapes(T, B, pr.dims.n_h, pr.dims.n_y, head, False))
+    f = _forward3(pr, activation, head, buffers)
     return _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=True)[0]
 
 
@@ -368,51 +417,64 @@ def _bptt(
     keep: bool,
 ) -> BackwardResult | tuple[float, dict[str, np.ndarray]]:
     """Forward pass and BPTT. keep=True: a BackwardResult with every intermediate array.
-    keep=False: only (loss, grads), overwriting intermediates nobody will see (a, ŷ) to
-    save memory traffic; the numbers are the same."""
+    keep=False: only (loss, grads); intermediates nobody will see (a, ŷ, ∇h) are not kept
+    or are overwritten, to save memory traffic; the numbers are the same."""
     p = pr.p
-    f = _forward3(pr, activation, head, keep_a=keep)
-    loss, d_o_part = _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=not keep)
     T, B, n_x = pr.x.shape
     n_h, n_y = pr.dims.n_h, pr.dims.n_y
     TB = T * B
+    # Every large array of the call in one allocation (see _carve): the forward pass's,
+    # ∇a(t) for t = 1..T and, when kept, ∇h(t) for t = 0..T.
+    shapes = _forward_shapes(T, B, n_h, n_y, head, keep)
+    shapes["d_a"] = (T, B, n_h)
+    if keep:
+        shapes["d_h"] = (T + 1, B, n_h)
+    buffers = _carve(pr.dtype, shapes)
+    f = _forward3(pr, activation, head, buffers)
+    loss, d_o_part = _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=not keep)
     H2 = f.H.reshape(TB, n_h)
 
-    # d_h[t] = ∇_{h(t)} L, t = 0..T. First the direct part Vᵀ ∇_o(t) for all t in one
-    # matmul (only t = T for many-to-one); the loop then adds Wᵀ ∇_{a(t+1)} L.
-    d_h = np.empty((T + 1, B, n_h), dtype=pr.dtype)
+    # direct[t-1] = the part of ∇_{h(t)} L that comes through o(t): Vᵀ ∇_o(t), for all t in
+    # one matmul (only t = T for many-to-one); the loop then adds Wᵀ ∇_{a(t+1)} L. Kept, it is
+    # d_h[1:]; otherwise it is built in d_a's buffer, each step overwritten by ∇_{a(t)} L.
+    d_a = buffers["d_a"]
+    direct = buffers["d_h"][1:] if keep else d_a
     if many_to_one:
         d_o = None
         if keep:
             d_o = np.zeros_like(f.O)
             d_o[-1] = d_o_part[0]
-        d_h[1:T] = 0
-        np.matmul(d_o_part[0], p["V"], out=d_h[T])
+        direct[: T - 1] = 0
+        np.matmul(d_o_part[0], p["V"], out=direct[T - 1])
         g_V = d_o_part[0].T @ f.H[-1]
         g_c = d_o_part[0].sum(axis=0)
     else:
         d_o = d_o_part
         d_o2 = d_o.reshape(TB, n_y)
-        np.matmul(d_o2, p["V"], out=d_h[1:].reshape(TB, n_h))
+        np.matmul(d_o2, p["V"], out=direct.reshape(TB, n_h))
         g_V = d_o2.T @ H2
         g_c = d_o2.sum(axis=0)
-    # d_a(t) = f'(a(t)) ⊙ d_h(t): f' for all steps in one pass, then one product per step.
-    d_a = np.empty(f.H.shape, dtype=pr.dtype)
-    _act_derivative(activation, f.H, out=d_a)
+    # ∇_{a(t)} L = f'(a(t)) ⊙ ∇_{h(t)} L, with f'(a(t)) from h(t) in a small per-step buffer
+    # (a full (T, B, n_h) array of f' would be one more large array to write and read).
     W = p["W"]
     step = np.empty((B, n_h), dtype=pr.dtype)
-    for t in range(T, 0, -1):  # t is the 1-based time step; arrays H, d_a start at t = 1
+    f_prime = np.empty((B, n_h), dtype=pr.dtype)
+    H = f.H
+    for t in range(T, 0, -1):  # t is the 1-based time step; H, d_a and direct start at t = 1
+        d_h_t = direct[t - 1]
         if t < T:
             np.matmul(d_a[t], W, out=step)
-            d_h[t] += step
-        d_a[t - 1] *= d_h[t]
-    np.matmul(d_a[0], W, out=d_h[0])
+            d_h_t += step
+        _act_derivative(activation, H[t - 1], out=f_prime)
+        np.multiply(d_h_t, f_prime, out=d_a[t - 1])
+    g_h0_rows = buffers["d_h"][0] if keep else step
+    np.matmul(d_a[0], W, out=g_h0_rows)
 
     # Parameter gradients: plain 2-D matmuls over all T·B rows; h(t-1) for t = 1..T are
     # the first T steps of H_full, so ∇W needs no separate term for h(0).
     d_a2 = d_a.reshape(TB, n_h)
-    # A copy, so that the gradient does not keep all of d_h alive.
-    g_h0 = d_h[0].sum(axis=0) if pr.h0_shape == (n_h,) else d_h[0].copy()
+    # A copy, so that the gradient does not keep the whole buffer alive.
+    g_h0 = g_h0_rows.sum(axis=0) if pr.h0_shape == (n_h,) else g_h0_rows.copy()
     grads = {
         "U": d_a2.T @ pr.x.reshape(TB, n_x),
         "W": d_a2.T @ f.H_full[:T].reshape(TB, n_h),
@@ -428,7 +490,7 @@ def _bptt(
         loss=loss,
         grads=grads,
         d_o=_squeeze(d_o, s),
-        d_h=_squeeze(d_h, s),
+        d_h=_squeeze(buffers["d_h"], s),
         d_a=_squeeze(d_a, s),
         forward=_forward_result(pr, f, activation, head),
     )

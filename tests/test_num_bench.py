@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pytest
+
 from rnn_derive import bench
 from rnn_derive.cli import main
 
@@ -20,6 +23,36 @@ def test_bench_quick_prints_a_row_per_shape(capsys):
     assert re.search(r"float64 matmul .*: \d+\.\d GFLOP/s", out)
     for shape in bench.SHAPES[:2]:
         row = next(line for line in out.splitlines() if line.startswith(str(shape)))
-        times = [float(v) for v in row[len(str(shape)) :].split()[:-1] if not v.endswith("%")]
-        assert all(t > 0 for t in times)
-        assert row.endswith("%")
+        # Without torch: rnn_num's times (1 or 2 columns), faults, GFLOP/s, "of matmul".
+        *times, faults, gflops, share = row[len(str(shape)) :].split()
+        assert times and all(float(t) > 0 for t in times)
+        assert faults == "-" or float(faults) >= 0
+        assert float(gflops) > 0 and share.endswith("%")
+
+
+def test_median_ratio_pairs_rounds_in_order():
+    # Round i of one contender is compared with round i of the other, not best with best.
+    assert bench.median_ratio([2.0, 9.0, 3.0], [1.0, 3.0, 1.0]) == 3.0
+    assert bench.median_ratio([1.0, 1.0], [2.0, 1.0]) == 0.75
+
+
+def test_best_times_keeps_one_time_per_round():
+    calls = []
+    measured = bench.best_times(
+        {"a": (lambda: calls.append("setup a"), lambda: None), "b": (lambda: None, lambda: None)},
+        min_time=0.001,
+        rounds=4,
+    )
+    assert calls == ["setup a"] * 4
+    for wall, cpu, per_round in measured.values():
+        assert len(per_round) == 4
+        assert wall == min(per_round) and cpu >= 0
+
+
+def test_page_faults_per_call_sees_fresh_memory_touched():
+    pytest.importorskip("resource")  # Unix only; the function returns None elsewhere
+    # mmap'd and freed on every call: 64 MiB touched is thousands of 4 KiB pages at least,
+    # unless the system hands out huge pages (then still at least 32 of 2 MiB).
+    faults = bench.page_faults_per_call(lambda: np.ones(8 * 2**20), calls=3)
+    assert faults is not None and faults >= 30
+    assert bench.page_faults_per_call(lambda: None, calls=3) < 30

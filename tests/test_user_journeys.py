@@ -98,6 +98,15 @@ def test_bench_min_time_out_of_range_is_a_usage_error(value, capsys):
     assert "--min-time" in err and value in err
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "51", "2.5", "many"])
+def test_bench_rounds_out_of_range_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--quick", "--no-torch", "--rounds", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--rounds" in err and value in err
+
+
 # --------------------------------------------------------------------------- rnn_num
 
 
