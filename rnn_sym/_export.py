@@ -16,6 +16,7 @@ texlive-latex-recommended; the Markdown targets MkDocs Material with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -98,6 +99,22 @@ def format_number(value: float) -> str:
     if value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
     return f"{value:.2e}"
+
+
+def format_error(error: float, tolerance: float, tex: bool = False) -> str:
+    """A cross-check's error as the documents print it.
+
+    A passing error is printed as the power of ten above it ("< 1e-10"), and anything below
+    1e-14 as "< 1e-14": its digits are rounding noise that depends on the BLAS build and the
+    order of summation, and printing them made the documents differ from machine to machine
+    (and whenever rnn_num's matmul layout changed). A failing error keeps its three digits.
+    """
+    if error != error or error > tolerance:
+        return format_number(error)
+    exponent = max(-14, math.ceil(math.log10(error))) if error > 0 else -14
+    if 10.0**exponent == error:  # exactly a power of ten: the bound is the next one up
+        exponent += 1
+    return rf"$< 10^{{{exponent}}}$" if tex else f"< 1e{exponent:+03d}"
 
 
 # --------------------------------------------------------------------------- LaTeX
@@ -295,7 +312,8 @@ def _cross_checks_tex(verification: Verification) -> str:
         return "No numeric cross-check is attached to this derivation.\n"
     failed = r"\textbf{FAILED}"
     rows = "\n".join(
-        rf"{text_with_math(c.name)} & {format_number(c.error)} & {format_number(c.tolerance)} & "
+        rf"{text_with_math(c.name)} & {format_error(c.error, c.tolerance, tex=True)} & "
+        rf"{format_number(c.tolerance)} & "
         rf"{'passed' if c.ok else failed} \tabularnewline"
         for c in verification.cross_checks
     )
@@ -504,7 +522,7 @@ def derivation_to_markdown(
                 (
                     (
                         c.name,
-                        format_number(c.error),
+                        format_error(c.error, c.tolerance),
                         format_number(c.tolerance),
                         "passed" if c.ok else "**FAILED**",
                     )

@@ -13,7 +13,14 @@ from rnn_sym import (
     derivation_to_markdown,
     derivation_to_tex,
 )
-from rnn_sym._export import LATEX_MACROS, format_number, md_cell, md_display, tex_display
+from rnn_sym._export import (
+    LATEX_MACROS,
+    format_error,
+    format_number,
+    md_cell,
+    md_display,
+    tex_display,
+)
 from rnn_sym._latex import escape_text, text_in_math, text_with_math, unicode_to_latex
 
 x = sp.Symbol("x", real=True)
@@ -142,6 +149,17 @@ def test_environments_suit_their_content():
     assert md_cell(r"norm $\|W\| \le |a|$ | b") == r"norm $\Vert W\Vert \le \vert a\vert $ \| b"
     assert format_number(1.23456e-11) == "1.23e-11"
     assert format_number(float("nan")) == "nan"
+
+
+def test_passing_errors_print_as_a_bound_that_rounding_noise_cannot_change():
+    # 0, 1.1e-16 and 2.2e-16 are what different BLAS builds give for the same check.
+    assert {format_error(e, 1e-9) for e in (0.0, 1.11e-16, 2.22e-16, 9.9e-15)} == {"< 1e-14"}
+    assert format_error(4.82e-11, 1e-6) == format_error(3.3e-11, 1e-6) == "< 1e-10"
+    assert format_error(1e-10, 1e-6) == "< 1e-09"  # a bound strictly above the error
+    assert format_error(2.2e-16, 1e-9, tex=True) == "$< 10^{-14}$"
+    # A failing error keeps its digits: the reader needs to see how far off it is.
+    assert format_error(0.928, 1e-6) == "9.28e-01"
+    assert format_error(float("nan"), 1e-6) == "nan"
 
 
 def test_export_is_deterministic():
