@@ -193,7 +193,15 @@ def _carve(dtype: np.dtype, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, 
     for name, size in sizes.items():
         offsets[name] = total
         total += -(-size // _ALIGN) * _ALIGN
-    raw = np.empty(total + _ALIGN, dtype=np.uint8)
+    try:
+        raw = np.empty(total + _ALIGN, dtype=np.uint8)
+    except (MemoryError, ValueError):  # NumPy: cannot allocate / larger than the address space
+        listed = ", ".join(str(shape) for shape in shapes.values())
+        raise ValueError(
+            f"this call needs {total / 2**30:.3g} GiB of working memory ({dtype} arrays of "
+            f"shapes {listed}: (T, B, n_h) and (T, B, n_y)) and this machine cannot allocate "
+            "it; use a shorter sequence (smaller T), a smaller batch B or fewer hidden units n_h"
+        ) from None
     start = -raw.ctypes.data % _ALIGN
     return {
         name: raw[start + offsets[name] : start + offsets[name] + sizes[name]]

@@ -88,3 +88,13 @@ def test_peak_memory_is_of_order_t_b_n_h(head: str) -> None:
         assert peaks[T] >= 8 * T * B * n_h, "the states were not traced: the test is void"
     # Doubling T may at most double the memory (plus a constant), never square it.
     assert peaks[200] <= 2 * peaks[100] + 64 * 1024
+
+
+# 2**50 steps: more bytes than the address space; 2**61: more than NumPy can index.
+@pytest.mark.parametrize("steps", [2**50, 2**61])
+def test_working_memory_that_cannot_be_allocated_is_a_clear_error(steps: int) -> None:
+    from rnn_num._model import _carve  # where rnn_num allocates its per-call work arrays
+
+    with pytest.raises(ValueError, match=r"GiB of working memory \(float64 arrays of shapes \(") as error:
+        _carve(np.dtype(np.float64), {"H_full": (steps, 1, 1), "O": (steps - 1, 1, 1)})
+    assert "smaller T" in str(error.value)
