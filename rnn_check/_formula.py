@@ -693,7 +693,7 @@ def _diagnose(
                 if name not in found:
                     found.append(name)
     if found or not pairs:
-        return tuple(found)
+        return _most_specific(found)
     budget = MAX_PAIR_EVALUATIONS
     for first_name, program, first_answer, _ in singles:
         for second_name, mutated in mutants(first_answer.body):
@@ -713,6 +713,13 @@ def _diagnose(
                 if pair not in found:
                     found.append(pair)
     return tuple(found)
+
+
+def _most_specific(names: list[str]) -> tuple[str, ...]:
+    """Drop a rule when a refinement of it explains the same numbers: "sign flipped" and
+    "sign flipped (a difference reversed)" both match y − ŷ written for ŷ − y, and the
+    second says more."""
+    return tuple(n for n in names if not any(o.startswith(n + " (") for o in names))
 
 
 # -- identities between Jacobians: ∂h_{t+1}/∂h_t = … --------------------------------------

@@ -201,7 +201,7 @@ STUDENT_MISTAKES = [
         r"W^T \mathrm{diag}(1-h_t^2) \nabla_{h_{t+1}} L + V^T \nabla_{o_t} L",
         "tanh' taken at h_t instead of h_{t+1}",
     ),
-    ("V", r"\sum_t (y_t - \hat y_t) h_t^T", "sign flipped"),
+    ("V", r"\sum_t (y_t - \hat y_t) h_t^T", "sign flipped (a difference reversed)"),
     ("U", r"\sum_{t=1}^{T} \nabla_{h_t}L \, x_t^T", "missing diag(1 − h²) factor"),
     ("b", r"\sum_{t=1}^{T-1} \nabla_{h_t}L \odot (1-h_t^2)", "sum bound off by one"),
     (
@@ -545,7 +545,8 @@ def test_cli_exit_codes_and_json(capsys):
     assert "CORRECT" in capsys.readouterr().out
     assert cli_main(["check", "--wrt", "V", "--json", r"\sum_t (y_t - \hat y_t) h_t^T"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["status"] == "WRONG" and "sign flipped" in data["diagnosis"]
+    assert data["status"] == "WRONG"
+    assert data["diagnosis"] == ["sign flipped (a difference reversed)"]
     assert data["counterexample"]["T"] >= 1
     assert cli_main(["check", "--wrt", "W", r"\sum_t \diag(h_t"]) == 2
     assert "^" in capsys.readouterr().out
@@ -613,4 +614,35 @@ def test_pasted_unicode_is_read_as_latex():
     assert check_formula("Wᵀ diag(1-h_{t+1}^2) ∂L/∂h_{t+1} + Vᵀ(ŷ_t - y_t)", "h_t").status is (
         Status.CORRECT
     )
-    assert "sign flipped" in check_formula("∑_t (y_t − ŷ_t) h_tᵀ", "V").diagnosis
+    # One label, the most specific: not also the plain "sign flipped" it refines.
+    assert check_formula("∑_t (y_t − ŷ_t) h_tᵀ", "V").diagnosis == (
+        "sign flipped (a difference reversed)",
+    )
+
+
+_EXAMPLE_ROW = re.compile(r"^\| `(.+)` \| (\S+) \| (CORRECT|WRONG|ILL-FORMED)(?: — (.+))? \|$")
+
+
+def test_the_dialect_page_examples_give_the_verdicts_they_show():
+    page = pathlib.Path(__file__).parents[1] / "docs" / "dialect.md"
+    section = page.read_text(encoding="utf-8").split("## Examples", 1)[1].split("\n## ", 1)[0]
+    rows = [_EXAMPLE_ROW.match(line) for line in section.splitlines() if line.startswith("| `")]
+    assert rows and all(rows), "an example row the test cannot read"
+    # The page shows the diagnosis of a WRONG verdict and the summary of an ILL-FORMED one.
+    for formula, wrt, status, shown in (row.groups() for row in rows):
+        verdict = check_formula(formula, wrt)
+        assert verdict.status.value == status, (formula, verdict.summary)
+        if status == "WRONG":
+            assert shown == "; ".join(verdict.diagnosis), (formula, verdict.diagnosis)
+        elif status == "ILL-FORMED":
+            assert f"{status}: {shown}" == verdict.summary, (formula, verdict.summary)
+
+
+def test_the_dialect_page_quotes_a_real_shape_message():
+    page = pathlib.Path(__file__).parents[1] / "docs" / "dialect.md"
+    quoted = re.search(
+        r"For `(.+?)` with `--wrt (\S+)` the detail line reads: `(.+?)`\.", page.read_text("utf-8")
+    )
+    assert quoted, "the sentence quoting a shape message is gone or reworded"
+    formula, wrt, detail = quoted.groups()
+    assert detail in check_formula(formula, wrt).detail

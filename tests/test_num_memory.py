@@ -95,6 +95,8 @@ def test_peak_memory_is_of_order_t_b_n_h(head: str) -> None:
 def test_working_memory_that_cannot_be_allocated_is_a_clear_error(steps: int) -> None:
     from rnn_num._model import _carve  # where rnn_num allocates its per-call work arrays
 
-    with pytest.raises(ValueError, match=r"GiB of working memory \(float64 arrays of shapes \(") as error:
+    with pytest.raises(
+        ValueError, match=r"GiB of working memory \(float64 arrays of shapes \("
+    ) as error:
         _carve(np.dtype(np.float64), {"H_full": (steps, 1, 1), "O": (steps - 1, 1, 1)})
     assert "smaller T" in str(error.value)
