@@ -166,7 +166,7 @@ def tex_display(body: str) -> str:
 def _why_tex(why: str) -> str:
     if len(why) <= _SHORT_WHY:
         return text_in_math(why)
-    return r"\parbox[t]{0.25\linewidth}{\raggedright\footnotesize " + text_with_math(why) + "}"
+    return r"\parbox[t]{0.23\linewidth}{\raggedright\footnotesize " + text_with_math(why) + "}"
 
 
 _PAIRS = (("\\left", 1), ("\\begin", 1), ("\\right", -1), ("\\end", -1))
@@ -298,13 +298,20 @@ def _steps_table_tex(derivation: Derivation, verification: Verification) -> str:
         uses = ", ".join(a.name for a in step.uses) or "--"
         rows.append(
             rf"{index} & {text_with_math(step.why)} & {escape_text(uses)} & "
-            rf"\texttt{{{escape_text(method)}}} \tabularnewline"
+            rf"\texttt{{{_breakable(escape_text(method))}}} \tabularnewline"
         )
     return (
-        "\\begin{longtable}{@{}r>{\\raggedright}p{0.5\\linewidth}>{\\raggedright}p{0.2\\linewidth}l@{}}\n"
+        "\\begin{longtable}{@{}r>{\\raggedright}p{0.44\\linewidth}>{\\raggedright}p{0.17\\linewidth}"
+        ">{\\raggedright\\arraybackslash}p{0.2\\linewidth}@{}}\n"
         "\\toprule\nstep & justification & assumptions used & proven by \\tabularnewline\n"
         "\\midrule\n\\endhead\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{longtable}\n"
     )
+
+
+def _breakable(code: str) -> str:
+    """A proof method such as custom+nonnegative:expand, with line breaks allowed after + and :
+    (a long one made the steps table wider than the page)."""
+    return code.replace("+", r"+\allowbreak{}").replace(":", r":\allowbreak{}")
 
 
 def _cross_checks_tex(verification: Verification) -> str:

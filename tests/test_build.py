@@ -4,6 +4,7 @@ a failing step or check makes it exit non-zero and say which."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -131,7 +132,16 @@ def test_every_exported_tex_compiles_with_pdflatex(real_build, tmp_path):
         errors = [line for line in log.splitlines() if line.startswith("!")]
         if result.returncode != 0 or errors or not (work / (source.stem + ".pdf")).is_file():
             failures.append(f"{source.relative_to(out)}: {errors[:3] or result.returncode}")
-    assert not failures, "exported .tex files that do not compile:\n" + "\n".join(failures)
+        overfull = [float(w) for w in _OVERFULL.findall(log) if float(w) > MAX_OVERFULL_PT]
+        if overfull:
+            failures.append(f"{source.relative_to(out)}: lines {max(overfull)}pt past the margin")
+    assert not failures, "exported .tex files that do not compile cleanly:\n" + "\n".join(failures)
+
+
+# A line that sticks out by a few points is invisible in print; 10pt starts to show (two
+# tables and an equation once stuck out by 12 to 49pt).
+MAX_OVERFULL_PT = 10.0
+_OVERFULL = re.compile(r"^Overfull \\hbox \(([0-9.]+)pt too wide\)", re.MULTILINE)
 
 
 # --------------------------------------------------------------------------- failures

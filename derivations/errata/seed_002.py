@@ -620,8 +620,8 @@ CONFIRMED: list[Confirmation] = [
         r"\delta_t^h \equiv \frac{\partial \mathcal{L}}{\partial h_t} = W_{ya}^\top "
         r"\delta_t^y + W_{aa}^\top \delta_{t+1}^u",
         r"\nabla_{o(t)}L=\hat y(t)-e_{y(t)},\quad"
-        r"\nabla_{h(t)}L=V^\top\nabla_{o(t)}L+W^\top\nabla_{a(t+1)}L,\quad\nabla_{a(t)}L=\oper"
-        r"atorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L,\quad\nabla_{a(T+1)}L=0",
+        r"\nabla_{h(t)}L=V^\top\nabla_{o(t)}L+W^\top\nabla_{a(t+1)}L,\\"
+        r"\nabla_{a(t)}L=\operatorname{diag}(1-h(t)^2)\,\nabla_{h(t)}L,\quad\nabla_{a(T+1)}L=0",
         _confirm_line126,
         formulas=(
             r"\delta_t^y \equiv",
