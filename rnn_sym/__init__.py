@@ -43,6 +43,7 @@ from rnn_sym._export import (
     Verification,
     derivation_to_markdown,
     derivation_to_tex,
+    format_error,
     tex_document,
 )
 from rnn_sym._lambdify import NumericBptt, NumericInputError, lambdify_matrix
@@ -96,6 +97,7 @@ __all__ = [
     "derivation_to_markdown",
     "derivation_to_tex",
     "expr_to_latex",
+    "format_error",
     "tex_document",
     "Assumption",
     "CrossCheck",

@@ -27,6 +27,7 @@ import sympy as sp
 
 from derivations._numeric import central_gradient
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
+from rnn_sym import format_error
 
 __all__ = [
     "array_check",
@@ -264,7 +265,8 @@ def array_check(
             return False, f"shape {array.shape} but the true value has shape {true_array.shape}"
         error = float(np.max(np.abs(array - true_array))) if array.size else 0.0
         scale = float(np.max(np.abs(true_array))) if true_array.size else 0.0
-        return error <= atol + rtol * scale, f"max abs error {error:.3g}"
+        tolerance = atol + rtol * scale
+        return error <= tolerance, f"max abs error {format_error(error, tolerance)}"
 
     claim_ok, claim_text = agrees(claimed)
     if corrected is None:
@@ -414,7 +416,9 @@ def gradient_formula_check(
         if value.shape != reference.shape:
             return False, f"shape {value.shape}, but d L/d {name} has shape {reference.shape}"
         error = float(np.max(np.abs(value - reference))) / scale
-        return error <= rtol, f"max relative error {error:.2e} against finite differences"
+        return error <= rtol, (
+            f"max relative error {format_error(error, rtol)} against finite differences"
+        )
 
     claim_ok, text = compare(claimed)
     parts = [f"claim: {text}"]

@@ -16,6 +16,7 @@ import sympy as sp
 from derivations.errata import _checks as ck
 from derivations.errata import seed_lines
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
+from rnn_sym import format_error
 
 SEED = "000_353fc027c1455118.txt"
 _CATALOGUE = ck.SeedCatalogue(SEED)
@@ -212,7 +213,8 @@ def _check_V_row_gradient() -> CheckOutcome:
     return CheckOutcome(
         outcome.claim_refuted,
         outcome.correction_holds,
-        outcome.evidence + f"; read literally the sum is a vector of norm {literal_norm:.1e} "
+        outcome.evidence + "; read literally the sum is a vector of norm "
+        f"{format_error(literal_norm, 1e-9)} "
         "(Σ_i ∂L/∂o_i(t) = 0 for softmax with cross-entropy)",
     )
 

@@ -28,6 +28,7 @@ from derivations.errata._checks import (
     truth_check,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
+from rnn_sym import format_error
 
 SEED = "001_0b57e9a572fb520b.txt"
 _CATALOGUE = SeedCatalogue(SEED)
@@ -140,7 +141,7 @@ def _check_s0_depends_on_w() -> CheckOutcome:
         bool(np.any(d_s0 != 0)),
         error < 1e-6,
         f"d s_0/dW = 0 exactly (max |entry| {np.max(np.abs(d_s0)):.1g}); the k = 1, 2 terms "
-        f"alone give dJ_2/dW (max abs error {error:.1e} against finite differences)",
+        f"alone give dJ_2/dW (max abs error {format_error(error, 1e-6)} against finite differences)",
     )
 
 

@@ -31,6 +31,7 @@ from derivations.errata._checks import (
     truth_check,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
+from rnn_sym import format_error
 
 SEED = "003_f5a511b607786116.txt"
 _CATALOGUE = SeedCatalogue(SEED)
@@ -316,7 +317,7 @@ def _check_dh_du() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}; sum_k diag(1-h_k^2) dL/dh_k x_k^T matches finite differences "
-        f"(max abs error {error:.1e})",
+        f"(max abs error {format_error(error, 1e-6)})",
     )
 
 

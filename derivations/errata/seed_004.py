@@ -31,6 +31,7 @@ from derivations.errata._checks import (
     truth_check,
 )
 from derivations.errata._types import CheckOutcome, Confirmation, Erratum
+from rnn_sym import format_error
 
 SEED = "004_957c386b48be8623.txt"
 _CATALOGUE = SeedCatalogue(SEED)
@@ -174,7 +175,7 @@ def _check_dl_dwhy() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}, while dL/dw_hy has shape {fd.shape}; (p - 1_c) h_n^T agrees with "
-        f"finite differences (max abs error {error:.1e})",
+        f"finite differences (max abs error {format_error(error, 1e-6)})",
     )
 
 
@@ -216,7 +217,7 @@ def _check_not_an_approximation() -> CheckOutcome:
         error < 1e-6,
         f"dFL/dw_xh and dL/dw_xh differ by {gap:.2f} (relative): one does not approximate the "
         f"other; sum_t diag(1-h_t^2) dL/dh_t x_t^T is the exact dL/dw_xh (relative error "
-        f"{error:.1e} against finite differences)",
+        f"{format_error(error, 1e-6)} against finite differences)",
     )
 
 
@@ -250,7 +251,7 @@ def _check_local_dh_dwxh() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}; sum_t diag(1-h_t^2) dL/dh_t x_t^T agrees with finite differences "
-        f"(max abs error {error:.1e})",
+        f"(max abs error {format_error(error, 1e-6)})",
     )
 
 
