@@ -24,6 +24,7 @@ from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
 
 BLOCKS: tuple[str, ...] = variants.BLOCKS
 _ACTIVATIONS = ("tanh", "sigmoid", "relu")
+_HEADS = ("softmax", "mse")
 _SHAPE_OF = {
     "U": "(n_h, n_x)",
     "W": "(n_h, n_h)",
@@ -85,12 +86,16 @@ def make_case(
     seed: int = 0,
     batch: int | None = None,
     targets: Sequence[int] | None = None,
+    head: str = "softmax",
+    many_to_one: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """The inputs (params, x, y, h0) of one case: reproduce a counterexample with this.
 
-    x has shape (T, n_x) or (T, batch, n_x); y holds integer classes of shape (T,) or
-    (T, batch) (or the given `targets`, T classes, without a batch); h0 has shape (n_h,) and
-    is shared by the whole batch.
+    x has shape (T, n_x) or (T, batch, n_x); h0 has shape (n_h,) and is shared by the whole
+    batch. y is what `rnn_num.loss_and_grads` takes for the head and the task: integer
+    classes of shape (T,) or (T, batch) for head="softmax" (or the given `targets`, T
+    classes, without a batch), float targets (T, [batch,] n_y) for head="mse"; with
+    many_to_one=True only the last step's, so without the T axis.
     """
     for name, value in (("T", T), ("n_x", n_x), ("n_h", n_h), ("n_y", n_y)):
         if not isinstance(value, int | np.integer) or value < 1:
@@ -98,6 +103,12 @@ def make_case(
     if batch is not None and (not isinstance(batch, int | np.integer) or batch < 1):
         raise ValueError(f"batch must be None (no batch axis) or a positive integer, got {batch!r}")
     seed = _check_seed(seed)
+    _check_task(head, many_to_one)
+    if targets is not None and (head != "softmax" or many_to_one):
+        raise ValueError(
+            "targets fixes the T classes of a many-to-many softmax case; it cannot be given "
+            f"with head={head!r}, many_to_one={many_to_one}"
+        )
     rng = np.random.default_rng([int(seed), T, n_x, n_h, n_y, batch or 0])
     params = {
         "U": rng.normal(0.0, 0.7, (n_h, n_x)),
@@ -108,7 +119,11 @@ def make_case(
     }
     lead = (T,) if batch is None else (T, batch)
     x = rng.normal(0.0, 1.0, (*lead, n_x))
-    y = rng.integers(0, n_y, lead)
+    target_lead = lead[1:] if many_to_one else lead  # many-to-one: the last step's only
+    if head == "softmax":
+        y = rng.integers(0, n_y, target_lead)
+    else:
+        y = rng.normal(0.0, 1.0, (*target_lead, n_y))
     h0 = rng.uniform(-0.8, 0.8, n_h)
     if targets is not None:
         y = np.asarray(targets, dtype=int)
@@ -119,18 +134,41 @@ def make_case(
     return params, x, y, h0
 
 
-def _copy_inputs(case: Case) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    return make_case(case.T, case.n_x, case.n_h, case.n_y, case.seed, case.batch, case.targets)
+def _check_task(head: object, many_to_one: object) -> None:
+    if head not in _HEADS:
+        raise ValueError(f"head must be one of {', '.join(_HEADS)}, got {head!r}")
+    if not isinstance(many_to_one, bool):
+        raise TypeError(f"many_to_one must be True or False, got {many_to_one!r}")
 
 
-def _truth(case: Case, activation: str) -> tuple[float, dict[str, np.ndarray]]:
+def _copy_inputs(
+    case: Case, head: str = "softmax", many_to_one: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    return make_case(
+        case.T,
+        case.n_x,
+        case.n_h,
+        case.n_y,
+        case.seed,
+        case.batch,
+        case.targets,
+        head=head,
+        many_to_one=many_to_one,
+    )
+
+
+def _truth(
+    case: Case, activation: str, head: str = "softmax", many_to_one: bool = False
+) -> tuple[float, dict[str, np.ndarray]]:
     try:
         from rnn_num import loss_and_grads
     except ImportError as error:  # pragma: no cover - only while rnn_num is being written
         raise RuntimeError("rnn_check needs rnn_num.loss_and_grads as its reference") from error
-    params, x, y, h0 = _copy_inputs(case)
+    params, x, y, h0 = _copy_inputs(case, head, many_to_one)
     try:
-        loss, grads = loss_and_grads(params, x, y, h0=h0, activation=activation)
+        loss, grads = loss_and_grads(
+            params, x, y, h0=h0, activation=activation, head=head, many_to_one=many_to_one
+        )
     except (TypeError, ValueError) as error:
         raise ValueError(f"cases: the reference cannot run {case.describe()}: {error}") from None
     return float(loss), {k: np.asarray(grads[k], dtype=float) for k in BLOCKS}
@@ -197,17 +235,18 @@ def _where(error: BaseException) -> str:
     return f" (at {last.filename}:{last.lineno}, in {last.name})"
 
 
-def _batch_hint(case: Case) -> str:
+def _batch_hint(case: Case, head: str, many_to_one: bool) -> str:
     if case.batch is None:
         return ""
+    y_shape = ("" if many_to_one else "T, ") + ("B" if head == "softmax" else "B, n_y")
     return (
-        "\nThis case has a batch axis: x is (T, B, n_x), y is (T, B), h0 is (n_h,) shared by the"
-        " batch. If your function does not support batches, pass batch=False."
+        f"\nThis case has a batch axis: x is (T, B, n_x), y is ({y_shape}), h0 is (n_h,) "
+        "shared by the batch. If your function does not support batches, pass batch=False."
     )
 
 
-def _call(fn: Callable, case: Case) -> object:
-    params, x, y, h0 = _copy_inputs(case)
+def _call(fn: Callable, case: Case, head: str, many_to_one: bool) -> object:
+    params, x, y, h0 = _copy_inputs(case, head, many_to_one)
     try:
         return fn(params, x, y, h0=h0)
     except Exception as error:
@@ -215,7 +254,7 @@ def _call(fn: Callable, case: Case) -> object:
             f"ILL-FORMED: your function raised {type(error).__name__} on the case {case.describe()}",
             f"{type(error).__name__}: {error}{_where(error)}\n"
             f"It was called as fn(params, x, y, h0=h0) with x of shape {x.shape}, y of shape "
-            f"{y.shape}, h0 of shape {h0.shape}." + _batch_hint(case),
+            f"{y.shape}, h0 of shape {h0.shape}." + _batch_hint(case, head, many_to_one),
         ) from error
 
 
@@ -275,8 +314,15 @@ def _wanted_shapes(case: Case) -> dict[str, tuple[int, ...]]:
     }
 
 
-def _user_backward(fn: Callable, case: Case, blocks: Sequence[str], check_loss: bool):
-    out = _call(fn, case)
+def _user_backward(
+    fn: Callable,
+    case: Case,
+    blocks: Sequence[str],
+    check_loss: bool,
+    head: str = "softmax",
+    many_to_one: bool = False,
+):
+    out = _call(fn, case, head, many_to_one)
     if not isinstance(out, tuple | list) or len(out) != 2:
         got = f"a {type(out).__name__}" + (
             f" of length {len(out)}" if isinstance(out, tuple | list) else ""
@@ -320,8 +366,10 @@ def _user_backward(fn: Callable, case: Case, blocks: Sequence[str], check_loss: 
     return user_loss, user
 
 
-def _user_block(fn: Callable, case: Case, block: str) -> np.ndarray:
-    out = _call(fn, case)
+def _user_block(
+    fn: Callable, case: Case, block: str, head: str = "softmax", many_to_one: bool = False
+) -> np.ndarray:
+    out = _call(fn, case, head, many_to_one)
     array = _as_array(out, f"the value returned for ∇{block}", case)
     _check_shape(
         block, array, _wanted_shapes(case)[block], f"the value returned for ∇{block}", case
@@ -393,15 +441,20 @@ def _block_name(block: str) -> str:
 
 
 def _diagnose(
-    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]], rtol: float
+    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]], rtol: float, rules: bool = True
 ) -> tuple[str, ...]:
     """Rules whose block equals the user's block on every case, for each wrong block.
 
-    One line per recognised mistake, naming the wrong blocks it explains.
+    One line per recognised mistake, naming the wrong blocks it explains. rules=False skips
+    the table of BPTT mistakes (it describes tanh networks with a softmax output at every
+    step) and keeps the checks that need no model: a factor, a transpose, zero, clipping.
     """
     cases = [case for case, _, _ in next(iter(observed.values()))]
     tolerance = max(rtol, 1e-7)
-    mutants = [(rule, [_variant(case, rule.knobs) for case in cases]) for rule in variants.RULES]
+    mutants = [
+        (rule, [_variant(case, rule.knobs) for case in cases])
+        for rule in (variants.RULES if rules else ())
+    ]
     explained: dict[str, list[str]] = {}
     for block, runs in observed.items():
         if all(_matches(actual, expected, rtol) for _, actual, expected in runs):
@@ -436,6 +489,7 @@ def _summarise(
     subject: str,
     extra: dict,
     diagnose: bool = True,
+    rules: bool = True,
 ) -> Verdict:
     errors = []
     for block, runs in observed.items():
@@ -479,7 +533,7 @@ def _summarise(
                 bad.actual,
             )
             break
-    diagnosis = _diagnose(observed, rtol) if diagnose else ()
+    diagnosis = _diagnose(observed, rtol, rules) if diagnose else ()
     extra = {**extra, "inputs": "rnn_check.make_case"}  # how to rebuild the counterexample
     names = ", ".join(_block_name(e.block) for e in wrong)
     first = max(wrong, key=lambda e: e.max_rel_error)
@@ -495,7 +549,13 @@ def _summarise(
 
 
 def _validate_common(
-    fn: object, rtol: object, activation: object, cases: object, batch: object
+    fn: object,
+    rtol: object,
+    activation: object,
+    cases: object,
+    batch: object,
+    head: object = "softmax",
+    many_to_one: object = False,
 ) -> tuple[Case, ...]:
     if not callable(fn):
         raise TypeError(
@@ -509,6 +569,7 @@ def _validate_common(
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}")
     if not isinstance(batch, bool):
         raise TypeError(f"batch must be True or False, got {batch!r}")
+    _check_task(head, many_to_one)
     if cases is None:
         return default_battery(batch)
     if isinstance(cases, Case):
@@ -523,8 +584,19 @@ def _validate_common(
             "cases must be a non-empty sequence of rnn_check.Case (or None for the default battery)"
         )
     for case in cases:
-        _copy_inputs(case)  # validates the sizes
+        _copy_inputs(case, head, many_to_one)  # validates the sizes (and fixed targets)
     return cases
+
+
+def _task_extra(activation: str, head: str, many_to_one: bool) -> dict:
+    """What the verdict records of the task, and whether the rule table applies to it."""
+    return {"activation": activation, "head": head, "many_to_one": many_to_one}
+
+
+def _rules_apply(activation: str, head: str, many_to_one: bool) -> bool:
+    # The rule table (`_bptt_variants`) describes tanh networks with a softmax output and a
+    # target at every step; for other tasks only the model-free diagnoses are tried.
+    return activation == "tanh" and head == "softmax" and not many_to_one
 
 
 def _battery_text(cases: Sequence[Case]) -> str:
@@ -544,6 +616,8 @@ def check_backward(
     rtol: float = 1e-6,
     activation: str = "tanh",
     cases: Sequence[Case] | None = None,
+    head: str = "softmax",
+    many_to_one: bool = False,
 ) -> Verdict:
     """Check a backward pass with the signature of `rnn_num.loss_and_grads`.
 
@@ -553,10 +627,14 @@ def check_backward(
     inputs. `blocks` limits the blocks checked (default: all six); `batch=False` leaves out
     the cases with a batch axis, for functions that only take x of shape (T, n_x); `rtol`
     bounds the relative error of every entry (1e-6 suits float64, use about 1e-3 for
-    float32); `activation` names the hidden nonlinearity the function implements (the
-    diagnosis knows the mistakes of tanh networks only).
+    float32); `activation` names the hidden nonlinearity the function implements. `head`
+    ("softmax" with cross-entropy, or "mse": linear outputs and ½‖o − y‖²) and `many_to_one`
+    (one target, at the last step) choose the task, as in `rnn_num.loss_and_grads`; y is
+    then given in that task's format (see `make_case`). The table of known BPTT mistakes
+    describes tanh networks with a softmax target at every step; for other tasks the
+    diagnosis recognises only a factor, a transpose, zero or clipping.
     """
-    cases = _validate_common(fn, rtol, activation, cases, batch)
+    cases = _validate_common(fn, rtol, activation, cases, batch, head, many_to_one)
     if blocks is None:
         blocks = BLOCKS
     if isinstance(blocks, str):
@@ -580,11 +658,12 @@ def check_backward(
         "battery": _battery_text(cases),
         "rtol": rtol,
         "blocks": list(blocks),
+        **_task_extra(activation, head, many_to_one),
     }
     observed: dict[str, list] = {name: [] for name in (("loss",) if check_loss else ()) + blocks}
     for case in cases:
         try:
-            user_loss, user = _user_backward(fn, case, blocks, check_loss)
+            user_loss, user = _user_backward(fn, case, blocks, check_loss, head, many_to_one)
         except _IllFormed as problem:
             return Verdict(
                 Status.ILL_FORMED,
@@ -592,13 +671,13 @@ def check_backward(
                 detail=problem.detail,
                 extra={**extra, "case": case.describe()},
             )
-        true_loss, true = _truth(case, activation)
+        true_loss, true = _truth(case, activation, head, many_to_one)
         if check_loss:
             observed["loss"].append((case, np.asarray(user_loss), np.asarray(true_loss)))
         for block in blocks:
             observed[block].append((case, user[block], true[block]))
-    # The rule table describes tanh networks: no diagnosis for the others.
-    return _summarise(observed, rtol, "your backward pass", extra, diagnose=activation == "tanh")
+    rules = _rules_apply(activation, head, many_to_one)
+    return _summarise(observed, rtol, "your backward pass", extra, rules=rules)
 
 
 def check_block(
@@ -609,6 +688,8 @@ def check_block(
     rtol: float = 1e-6,
     activation: str = "tanh",
     cases: Sequence[Case] | None = None,
+    head: str = "softmax",
+    many_to_one: bool = False,
 ) -> Verdict:
     """Check a function that computes one gradient block.
 
@@ -618,12 +699,18 @@ def check_block(
     """
     if not isinstance(block, str) or block not in BLOCKS:
         raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
-    cases = _validate_common(fn, rtol, activation, cases, batch)
-    extra = {"cases": len(cases), "battery": _battery_text(cases), "rtol": rtol, "blocks": [block]}
+    cases = _validate_common(fn, rtol, activation, cases, batch, head, many_to_one)
+    extra = {
+        "cases": len(cases),
+        "battery": _battery_text(cases),
+        "rtol": rtol,
+        "blocks": [block],
+        **_task_extra(activation, head, many_to_one),
+    }
     runs = []
     for case in cases:
         try:
-            actual = _user_block(fn, case, block)
+            actual = _user_block(fn, case, block, head, many_to_one)
         except _IllFormed as problem:
             return Verdict(
                 Status.ILL_FORMED,
@@ -631,8 +718,9 @@ def check_block(
                 detail=problem.detail,
                 extra={**extra, "case": case.describe()},
             )
-        runs.append((case, actual, _truth(case, activation)[1][block]))
-    return _summarise({block: runs}, rtol, f"your ∇{block}", extra, diagnose=activation == "tanh")
+        runs.append((case, actual, _truth(case, activation, head, many_to_one)[1][block]))
+    rules = _rules_apply(activation, head, many_to_one)
+    return _summarise({block: runs}, rtol, f"your ∇{block}", extra, rules=rules)
 
 
 # ---------------------------------------------------------------------------- text
@@ -663,6 +751,10 @@ def format_verdict(verdict: Verdict) -> str:
         entry = f"{cx.block}{list(cx.index)}" if cx.index else cx.block
         fixed = verdict.extra.get("targets")
         targets = "" if fixed is None else f", targets={list(fixed)}"
+        if verdict.extra.get("head", "softmax") != "softmax":
+            targets += f", head={verdict.extra['head']!r}"
+        if verdict.extra.get("many_to_one"):
+            targets += ", many_to_one=True"
         lines += [
             "",
             f"Counterexample: T={cx.T}, n_x={cx.n_x}, n_h={cx.n_h}, n_y={cx.n_y}, seed={cx.seed}, {batch}:",

@@ -11,7 +11,9 @@ import textwrap
 # twice in one process: import the heavy modules here, so every run finds them loaded.
 import numpy  # noqa: F401
 
+import rnn_check._formula  # noqa: F401  (with _parser and _ast: one ParseError class for all)
 import rnn_check._sympy_route  # noqa: F401
+import rnn_check._transcriptions  # noqa: F401
 import rnn_sym._model  # noqa: F401
 
 pytest_plugins = ["pytester"]
