@@ -589,7 +589,7 @@ def _validate_common(
 
 
 def _task_extra(activation: str, head: str, many_to_one: bool) -> dict:
-    """What the verdict records of the task, and whether the rule table applies to it."""
+    """What the verdict records of the task (in `extra`), for the report and the recipe."""
     return {"activation": activation, "head": head, "many_to_one": many_to_one}
 
 
