@@ -488,7 +488,6 @@ def _summarise(
     rtol: float,
     subject: str,
     extra: dict,
-    diagnose: bool = True,
     rules: bool = True,
 ) -> Verdict:
     errors = []
@@ -533,7 +532,7 @@ def _summarise(
                 bad.actual,
             )
             break
-    diagnosis = _diagnose(observed, rtol, rules) if diagnose else ()
+    diagnosis = _diagnose(observed, rtol, rules)
     extra = {**extra, "inputs": "rnn_check.make_case"}  # how to rebuild the counterexample
     names = ", ".join(_block_name(e.block) for e in wrong)
     first = max(wrong, key=lambda e: e.max_rel_error)

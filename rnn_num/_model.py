@@ -211,10 +211,10 @@ def _carve(dtype: np.dtype, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, 
     }
 
 
-def _forward_shapes(
-    T: int, B: int, n_h: int, n_y: int, head: str, keep: bool
-) -> dict[str, tuple[int, ...]]:
+def _forward_shapes(pr: _Prepared, head: str, keep: bool) -> dict[str, tuple[int, ...]]:
     """The large arrays of a forward pass. keep=False: a(t) is built inside h(t)'s buffer."""
+    T, B, _ = pr.x.shape
+    n_h, n_y = pr.dims.n_h, pr.dims.n_y
     shapes: dict[str, tuple[int, ...]] = {"H_full": (T + 1, B, n_h), "O": (T, B, n_y)}
     if keep:
         shapes["A"] = (T, B, n_h)
@@ -298,8 +298,7 @@ def forward(
 ) -> ForwardResult:
     """Run the RNN over x ((T, n_x) or (T, B, n_x)); see ForwardResult for what comes back."""
     pr = _prepare(params, x, h0, activation, head)
-    T, B, _ = pr.x.shape
-    buffers = _carve(pr.dtype, _forward_shapes(T, B, pr.dims.n_h, pr.dims.n_y, head, True))
+    buffers = _carve(pr.dtype, _forward_shapes(pr, head, keep=True))
     return _forward_result(pr, _forward3(pr, activation, head, buffers), activation, head)
 
 
@@ -372,8 +371,7 @@ def compute_loss(
 ) -> float:
     """The loss alone (forward pass only; no gradient code runs). Used by the gradient checker."""
     pr, ya, is_index = _prepare_all(params, x, y, h0, activation, head, many_to_one)
-    T, B, _ = pr.x.shape
-    buffers = _carve(pr.dtype, _forward_shapes(T, B, pr.dims.n_h, pr.dims.n_y, head, False))
+    buffers = _carve(pr.dtype, _forward_shapes(pr, head, keep=False))
     f = _forward3(pr, activation, head, buffers)
     return _loss_and_d_o(f, ya, is_index, head, many_to_one, in_place=True)[0]
 
@@ -433,7 +431,7 @@ def _bptt(
     TB = T * B
     # Every large array of the call in one allocation (see _carve): the forward pass's,
     # ∇a(t) for t = 1..T and, when kept, ∇h(t) for t = 0..T.
-    shapes = _forward_shapes(T, B, n_h, n_y, head, keep)
+    shapes = _forward_shapes(pr, head, keep)
     shapes["d_a"] = (T, B, n_h)
     if keep:
         shapes["d_h"] = (T + 1, B, n_h)
