@@ -36,7 +36,11 @@ TASKS = ("many-to-many", "many-to-one", "step=K")
 H0S = ("zero", "shared", "per-sequence")
 
 # The gates of each cell, in the order torch stacks them in weight_ih / weight_hh.
-GATES: dict[str, tuple[str, ...]] = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+GATES: dict[str, tuple[str, ...]] = {
+    "rnn": (),
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+}
 # The recurrent states: the LSTM carries a cell state c beside h.
 STATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
 
@@ -282,7 +286,6 @@ class Model:
         return Model(**current)
 
 
-
 def _check_choice(key: str, value: object) -> None:
     choices = _CHOICES[key]
     if not isinstance(value, str) or value not in choices:
@@ -315,12 +318,12 @@ def _check_size(name: str, value: object) -> None:
 
 def parse_model(text: str | Model | Mapping[str, object] | None) -> Model:
     """The model named by CLI text `key=value,key=value` (or a mapping of the same keys,
-    or a Model, returned as it is; None and "" are the canonical model).
+    or a Model, returned as it is; None, "" and "canonical" are the canonical model).
 
     `task=step=3` keeps everything after the first `=` as the value. Errors name the key,
     the value given, the choices and the fix.
     """
-    if text is None:
+    if text is None or (isinstance(text, str) and text.strip() == "canonical"):
         return CANONICAL
     if isinstance(text, Model):
         return text
