@@ -28,6 +28,11 @@ _SUBCOMMANDS: list[tuple[str, str, str]] = [
         "rnn_derive.check",
         "Check a hand-written gradient formula: CORRECT, WRONG or ILL-FORMED.",
     ),
+    (
+        "model",
+        "rnn_derive.model",
+        "Show what a --model means: its equations, parameter blocks with shapes, and loss.",
+    ),
     ("verify", "rnn_derive.verify", "Derive every RNN gradient with SymPy; prove; check numbers."),
     (
         "bench",
