@@ -1,10 +1,11 @@
 """`rnn-derive bench`: time rnn_num's forward+backward against the machine's matmul speed
-and, when PyTorch is installed, against torch.nn.RNN on the same data (float64).
+and, when PyTorch is installed, against torch.nn.RNN / LSTM / GRU on the same data (float64).
 
 FLOP count (matmuls only; element-wise work is not counted): the forward pass does
-2·T·B·(n_h·n_x + n_h² + n_y·n_h) and backpropagation twice that (one product for the
-adjoint, one for the weight gradient, per weight), so forward+backward = 6·T·B·(n_h·n_x +
-n_h² + n_y·n_h). Times are the best of several runs (the least disturbed by other load).
+2·T·B·(G·n_h·n_x + G·n_h² + n_y·n_h), with G = 1 (rnn), 4 (lstm) or 3 (gru) gates, and
+backpropagation twice that (one product for the adjoint, one for the weight gradient, per
+weight), so forward+backward = 6·T·B·(G·n_h·n_x + G·n_h² + n_y·n_h). Times are the best of
+several runs (the least disturbed by other load).
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument(
+        "--model",
+        default="",
+        help="cell, activation and biases of the model timed, e.g. cell=lstm (docs/models.md); "
+        "the loss is always softmax + cross-entropy summed, as torch's cross_entropy(sum)",
+    )
+    parser.add_argument(
         "--rounds",
         type=_rounds,
         default=5,
@@ -79,9 +86,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def flops(B: int, T: int, n_x: int, n_h: int, n_y: int) -> float:
+def flops(B: int, T: int, n_x: int, n_h: int, n_y: int, gates: int = 1) -> float:
     """Matmul FLOPs of one forward+backward pass (see the module docstring)."""
-    return 6.0 * T * B * (n_h * n_x + n_h * n_h + n_y * n_h)
+    return 6.0 * T * B * (gates * (n_h * n_x + n_h * n_h) + n_y * n_h)
+
+
+# The bench times what torch computes: its cells and cross_entropy(reduction="sum").
+_BENCH_KEYS = {"cell", "activation", "biases"}
+
+
+def bench_model(text: str):
+    """The model of --model; only the keys torch's side can follow may differ from the
+    defaults. Raises rnn_spec.ModelError (or ValueError) naming the key and the fix."""
+    from rnn_spec import Model, parse_model
+
+    model = parse_model(text)
+    base = Model(cell=model.cell)
+    others = [
+        key
+        for key, value in model.options().items()
+        if key not in _BENCH_KEYS and base.options().get(key) != value
+    ]
+    if others:
+        raise ValueError(
+            f"bench times torch's cells with cross_entropy(reduction='sum'): --model may set "
+            f"cell, activation and biases only; got {', '.join(others)}. Fix: drop "
+            f"{', '.join(others)}"
+        )
+    if model.activation not in (None, "tanh", "relu"):
+        raise ValueError(
+            f"torch.nn.RNN has nonlinearity tanh or relu only; got activation={model.activation}"
+        )
+    if model.biases == "hidden":
+        raise ValueError(
+            "bench reads torch's gradients back with rnn_num.from_torch, which has no model for "
+            "a biased cell with a bias-free Linear head; use biases=both, torch, output or none"
+        )
+    return model.replace(h0="per-sequence")
 
 
 def measure(fn: Callable[[], object], min_time: float, min_runs: int = 3) -> tuple[float, float]:
@@ -182,64 +223,75 @@ def _blas_limiter() -> Callable[[int | None], object] | None:
     return limit
 
 
-def _problem(shape: tuple[int, int, int, int, int]):
+def _problem(shape: tuple[int, int, int, int, int], model=None):
     import numpy as np
 
     import rnn_num
+    from rnn_spec import CANONICAL
 
+    model = CANONICAL.replace(h0="per-sequence") if model is None else model
     B, T, n_x, n_h, n_y = shape
     rng = np.random.default_rng(1)
-    params = rnn_num.init_params(n_x, n_h, n_y, seed=2)
-    params["b"] = 0.1 * rng.standard_normal(n_h)
-    params["c"] = 0.1 * rng.standard_normal(n_y)
+    params = rnn_num.init_params(n_x, n_h, n_y, seed=2, model=model)
+    for block in model.blocks(n_x, n_h, n_y):
+        if block.role in ("bias", "output-bias"):
+            params[block.name] = 0.1 * rng.standard_normal(block.shape)
     x = rng.standard_normal((T, B, n_x))
     y = rng.integers(0, n_y, size=(T, B))
-    h0 = 0.1 * rng.standard_normal((B, n_h))
-    return params, x, y, h0
+    init = {name: 0.1 * rng.standard_normal((B, n_h)) for name in model.initial_states}
+    return params, x, y, init
 
 
-def _torch_runner(params, x, y, h0):
-    """A closure running torch.nn.RNN(tanh) + Linear + cross_entropy(sum) + backward() on
-    rnn_num's parameters and data, and one returning torch's gradients of the last run."""
+def _torch_runner(model, params, x, y, init):
+    """A closure running torch's cell (rnn_num.to_torch of the same parameters) + Linear +
+    cross_entropy(sum) + backward() on rnn_num's data, and one returning torch's gradients
+    of the last run, keyed as rnn_num's."""
     import torch
 
-    T, B, n_x = x.shape
-    n_h, n_y = params["W"].shape[0], params["V"].shape[0]
-    rnn = torch.nn.RNN(n_x, n_h, nonlinearity="tanh", dtype=torch.float64)
-    head = torch.nn.Linear(n_h, n_y, dtype=torch.float64)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(params["U"]))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W"]))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b"]))
-        rnn.bias_hh_l0.zero_()
-        head.weight.copy_(torch.from_numpy(params["V"]))
-        head.bias.copy_(torch.from_numpy(params["c"]))
+    import rnn_num
+
+    T, B, _ = x.shape
+    cell, head = rnn_num.to_torch(model, params)
+    n_h = head.in_features
     xt = torch.from_numpy(x)
     yt = torch.from_numpy(y.reshape(-1)).long()
-    h0t = torch.from_numpy(h0[None].copy()).requires_grad_(True)
-    modules = (rnn, head)
+    states = {k: torch.from_numpy(v[None].copy()).requires_grad_(True) for k, v in init.items()}
+    state_arg = states["h0"] if model.cell != "lstm" else (states["h0"], states["c0"])
+    modules = (cell, head)
 
     def run() -> float:
         for m in modules:
             m.zero_grad(set_to_none=True)
-        h0t.grad = None
-        out, _ = rnn(xt, h0t)
+        for s in states.values():
+            s.grad = None
+        out, _ = cell(xt, state_arg)
         logits = head(out.reshape(T * B, n_h))
         loss = torch.nn.functional.cross_entropy(logits, yt, reduction="sum")
         loss.backward()
         return float(loss.detach())
 
     def grads() -> dict:
-        return {
-            "U": rnn.weight_ih_l0.grad.numpy(),
-            "W": rnn.weight_hh_l0.grad.numpy(),
-            "b": rnn.bias_ih_l0.grad.numpy(),
-            "V": head.weight.grad.numpy(),
-            "c": head.bias.grad.numpy(),
-            "h0": h0t.grad.numpy()[0],
-        }
+        if model.biases == "torch":
+            grads = rnn_num.from_torch(cell, head, grads=True)[2]
+        else:  # single biases went to torch as b_ih (b_hh = 0): b's gradient is b_ih's
+            grads = _single_bias_grads(model, cell, head)
+        grads.update({k: s.grad.numpy()[0] for k, s in states.items()})
+        return grads
 
     return run, grads
+
+
+def _single_bias_grads(model, cell, head) -> dict:
+    """torch's gradients keyed as rnn_num's for a model with one bias per pre-activation,
+    which went to torch as b_ih (with b_hh = 0): b's gradient is b_ih's."""
+    import rnn_num
+
+    g = rnn_num.from_torch(cell, head, grads=True)[2]
+    out = {k: v for k, v in g.items() if not k.startswith("b_")}
+    if model.hidden_biases:
+        for gate in model.gates or (None,):
+            out["b" if gate is None else f"b_{gate}"] = g["b_ih" if gate is None else f"b_i{gate}"]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -247,6 +299,12 @@ def run(args: argparse.Namespace) -> int:
 
     import rnn_num
 
+    try:
+        model = bench_model(args.model)
+    except ValueError as exc:  # rnn_spec.ModelError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    gates = max(1, len(model.gates))
     shapes = SHAPES[:2] if args.quick else SHAPES
     sizes = (256, 512) if args.quick else (512, 1024, 2048)
     have_torch = False
@@ -262,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
     num_threads: tuple[int | None, ...] = (1, 2) if limit is not None else (None,)
 
     env = ", ".join(f"{k}={os.environ.get(k)}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    print(f"model: {model.replace(h0='zero').short()}")
     print(f"numpy {np.__version__}; {os.cpu_count()} CPUs; {env}")
     if limit is None:
         print("threadpoolctl not installed: rnn_num runs on the default BLAS threads only")
@@ -301,16 +360,16 @@ def run(args: argparse.Namespace) -> int:
     ]
     for shape in shapes:
         print(f"timing {shape} ...", file=sys.stderr, flush=True)
-        params, x, y, h0 = _problem(shape)
+        params, x, y, init = _problem(shape, model)
 
-        def ours(p=params, x=x, y=y, h0=h0):
-            return rnn_num.loss_and_grads(p, x, y, h0)
+        def ours(p=params, x=x, y=y, init=init):
+            return rnn_num.loss_and_grads(p, x, y, init["h0"], c0=init.get("c0"), model=model)
 
         contenders: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {}
         for k, col in zip(num_threads, num_cols, strict=True):
             contenders[col] = ((lambda k=k: limit(k)) if limit else (lambda: None), ours)
         if have_torch:
-            runner, torch_grads = _torch_runner(params, x, y, h0)
+            runner, torch_grads = _torch_runner(model, params, x, y, init)
             for k in (1, 2):
                 contenders[f"torch{k}"] = (lambda k=k: torch.set_num_threads(k), runner)
         measured = best_times(contenders, args.min_time, args.rounds)
@@ -320,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
         cpu1 = {name: cpu for name, (_, cpu, _) in measured.items() if name.endswith("1")}
         rounds = {name: per_round for name, (_, _, per_round) in measured.items()}
         t_num = min(times[c] for c in num_cols)
-        gf = flops(*shape) / t_num / 1e9
+        gf = flops(*shape, gates) / t_num / 1e9
         row = f"{str(shape):<24}" + "".join(f" {times[c] * 1e3:>10.3f}" for c in num_cols)
         faults = page_faults_per_call(ours)
         row += f" {'-' if faults is None else f'{faults:.0f}':>7}"
@@ -341,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
         print(row, file=sys.stderr, flush=True)
         if have_torch and num_for[1] in cpu1:
             a, b = cpu1[num_for[1]], cpu1["torch1"]
-            gf_cpu = flops(*shape) / a / 1e9
+            gf_cpu = flops(*shape, gates) / a / 1e9
             cpu_rows.append(
                 f"{str(shape):<24} {a * 1e3:>12.3f} {b * 1e3:>12.3f} {b / a:>9.2f}"
                 f" {gf_cpu:>8.3g} {f'{100 * gf_cpu / cpu_peak_1:.3g}%':>9}"
@@ -358,7 +417,7 @@ def run(args: argparse.Namespace) -> int:
         "BLAS threads). faults: minor page faults per rnn_num call after a warm-up (memory "
         "handed back to the system and faulted in again on every call; '-' where not "
         "measurable). GFLOP/s and 'of matmul': rnn_num's best time, matmul FLOPs "
-        "6·T·B·(n_h·n_x + n_h² + n_y·n_h), against the best matmul speed above. "
+        "6·T·B·(G·n_h·n_x + G·n_h² + n_y·n_h) with G gates, against the best matmul speed above. "
         "tK/numK > 1: rnn_num is faster than torch on K threads (ratio of the best times); "
         "medK: the median over the rounds of the same ratio, steadier on a shared machine. "
         "max|Δg|: largest gradient "

@@ -1,12 +1,16 @@
-"""rnn_num: the NumPy reference for the canonical RNN (no SymPy anywhere in it).
+"""rnn_num: the NumPy reference for every model of rnn_spec (no SymPy anywhere in it).
 
-Model, shapes and conventions: NOTATION.md. Loss summed over time and batch; gradients in
-denominator layout (∇_W L has the shape of W); float64 by default, float32 works.
+Model, shapes and conventions: NOTATION.md and docs/models.md. The canonical model (tanh
+Elman RNN, biases b and c, softmax + cross-entropy summed over time and batch) is the
+default; `model=` (an rnn_spec.Model, a mapping, or the CLI text "cell=lstm,biases=torch")
+chooses any other. Gradients in denominator layout (∇_W L has the shape of W); float64 by
+default, float32 works.
 
-    params = init_params(n_x, n_h, n_y, seed=0)
+    params = init_params(n_x, n_h, n_y, seed=0)       # + model=... for other models
     loss, grads = loss_and_grads(params, x, y)        # x (T, [B,] n_x), y (T, [B])
     res = backward(params, x, y)                      # + adjoints d_o, d_h, d_a
     assert_gradients_close(params, x, y)              # finite differences
+    loss_and_grads(init_params(2, 3, 2, model="cell=lstm"), x, y, model="cell=lstm")
 """
 
 from ._gradcheck import (
@@ -43,6 +47,7 @@ from ._tasks import (
     period3_task,
     repeat_pattern,
 )
+from ._torch import from_torch, to_torch
 from ._train import (
     AdaGradState,
     TrainResult,
@@ -78,6 +83,7 @@ __all__ = [
     "first_and_second_one",
     "forward",
     "forward_step",
+    "from_torch",
     "global_norm",
     "gradcheck",
     "init_params",
@@ -88,6 +94,7 @@ __all__ = [
     "period3_task",
     "repeat_pattern",
     "sgd",
+    "to_torch",
     "softmax",
     "train",
 ]

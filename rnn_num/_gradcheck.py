@@ -28,10 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_spec import Model
+
 from . import _model
 from . import _validate as v
 
-BLOCKS = ("U", "W", "V", "b", "c", "h0")
+BLOCKS = ("U", "W", "V", "b", "c", "h0")  # the canonical model's; others: model.gradient_names()
 DEFAULT_RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-3}
 DEFAULT_TINY = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 1e-3}  # times max(1, |L|)
 
@@ -97,20 +99,24 @@ def _stencil(order: int) -> tuple[tuple[float, float], ...]:
     return ((1.0, 45 / 60), (2.0, -9 / 60), (3.0, 1 / 60))
 
 
-def _check_blocks(blocks: object) -> tuple[str, ...]:
+def _check_blocks(blocks: object, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if blocks is None:
+        return allowed
     if isinstance(blocks, str):  # "W" or "h0": one block, not its characters
         blocks = (blocks,)
     try:
         chosen = tuple(blocks)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(
-            f"blocks must be a sequence of block names among {', '.join(BLOCKS)}; got {blocks!r}"
+            f"blocks must be a sequence of block names among {', '.join(allowed)}; got {blocks!r}"
         ) from None
     if not chosen:
-        raise ValueError(f"blocks is empty; choose at least one of {', '.join(BLOCKS)}")
-    unknown = [b for b in chosen if b not in BLOCKS]
+        raise ValueError(f"blocks is empty; choose at least one of {', '.join(allowed)}")
+    unknown = [b for b in chosen if b not in allowed]
     if unknown:
-        raise ValueError(f"blocks {unknown} unknown; choose from {', '.join(BLOCKS)}")
+        raise ValueError(
+            f"blocks {unknown} unknown for this model; choose from {', '.join(allowed)}"
+        )
     return chosen
 
 
@@ -119,13 +125,15 @@ def gradcheck(
     x: np.ndarray,
     y: np.ndarray,
     h0: np.ndarray | None = None,
-    activation: str = "tanh",
-    head: str = "softmax",
-    many_to_one: bool = False,
+    activation: str | None = None,
+    head: str | None = None,
+    many_to_one: bool | None = None,
     *,
+    c0: np.ndarray | None = None,
+    model: Model | Mapping[str, object] | str | None = None,
     grads: Mapping[str, np.ndarray] | None = None,
     mode: str = "full",
-    blocks: Sequence[str] = BLOCKS,
+    blocks: Sequence[str] | None = None,
     eps: float = 2e-3,
     order: int = 6,
     n_directions: int = 4,
@@ -134,6 +142,10 @@ def gradcheck(
 ) -> GradcheckReport:
     """Compare analytic gradients with central finite differences of the loss.
 
+    model (or the legacy activation, head, many_to_one): as for `loss_and_grads`.
+    blocks: the names to check, default every one of model.gradient_names() (canonical:
+    U, W, V, b, c, h0). h0 and c0 are differentiated at the value given, or at zero (with
+    the shape ([B,] n_h)) when None.
     tiny: the floor of the relative error's denominator (default: see the module docstring).
     grads: the analytic gradients to check (keys as in `blocks`); default: rnn_num's own
     `loss_and_grads` at the same point, which is how the backward pass is tested.
@@ -149,21 +161,30 @@ def gradcheck(
     seed = v.check_seed("seed", seed)
     if tiny is not None:
         tiny = v.check_positive("tiny", tiny, " or None (the default)")
-    blocks = _check_blocks(blocks)
-    kw = {"activation": activation, "head": head, "many_to_one": many_to_one}
-    fwd = _model.forward(params, x, h0, activation=activation, head=head)
+    # Validates everything (params, x, h0, c0, model) and settles the model's h0 option.
+    pr = _model._prepare(params, x, h0, c0, model, activation, head, many_to_one)
+    m = pr.model
+    blocks = _check_blocks(blocks, m.gradient_names())
     if grads is None:
-        _, grads = _model.loss_and_grads(params, x, y, h0, **kw)
+        _, grads = _model.loss_and_grads(params, x, y, h0, c0=c0, model=m)
     missing = [b for b in blocks if b not in grads]
     if missing:
         raise ValueError(f"grads is missing block(s) {', '.join(missing)}")
     # Tolerances follow the precision of the gradients under test.
     single = any(np.asarray(grads[b]).dtype == np.float32 for b in blocks)
-    dtype = np.dtype(np.float32) if single else np.dtype(fwd.h.dtype)
+    dtype = np.dtype(np.float32) if single else pr.dtype
 
-    # The point, in float64: parameters plus h0 (zeros of the reported shape when None).
-    point = {k: np.array(params[k], dtype=np.float64) for k in v.PARAM_KEYS}
-    point["h0"] = np.array(fwd.h0 if h0 is None else h0, dtype=np.float64)
+    # The point, in float64: parameters plus h0 (, c0), zeros of the reported shape when None.
+    names = m.block_names()
+    point = {k: np.array(params[k], dtype=np.float64) for k in names}
+    given = {"h0": h0, "c0": c0}
+    for name in m.initial_states:
+        value = given[name]
+        point[name] = np.zeros(pr.init_shapes[name]) if value is None else np.array(value, float)
+    # The loss as a function of the initial states too: h0=zero is the same loss at 0, and
+    # the point has the per-sequence shape ((B, n_h), or (n_h,) for unbatched x).
+    if m.h0 == "zero":
+        m = m.replace(h0="per-sequence")
     x64 = np.asarray(x, dtype=np.float64)
     y_num = np.asarray(y)
     if not np.issubdtype(y_num.dtype, np.integer):
@@ -176,8 +197,8 @@ def gradcheck(
             )
 
     def loss_at(pt: dict[str, np.ndarray]) -> float:
-        p = {k: pt[k] for k in v.PARAM_KEYS}
-        return _model.compute_loss(p, x64, y_num, pt["h0"], **kw)
+        p = {k: pt[k] for k in names}
+        return _model.compute_loss(p, x64, y_num, pt["h0"], c0=pt.get("c0"), model=m)
 
     stencil = _stencil(order)
     if tiny is None:
@@ -245,15 +266,16 @@ def assert_gradients_close(
     x: np.ndarray,
     y: np.ndarray,
     h0: np.ndarray | None = None,
-    activation: str = "tanh",
-    head: str = "softmax",
-    many_to_one: bool = False,
+    activation: str | None = None,
+    head: str | None = None,
+    many_to_one: bool | None = None,
     *,
     rtol: float | None = None,
     **gradcheck_kwargs: object,
 ) -> GradcheckReport:
     """Run `gradcheck` and raise AssertionError (with the report) if any block exceeds rtol
-    (default 1e-7 for float64 gradients, 1e-3 for float32). Returns the report."""
+    (default 1e-7 for float64 gradients, 1e-3 for float32). Returns the report. c0=, model=
+    and the options of `gradcheck` pass through."""
     if rtol is not None:
         rtol = v.check_positive("rtol", rtol, " or None (1e-7 for float64, 1e-3 for float32)")
     report = gradcheck(params, x, y, h0, activation, head, many_to_one, **gradcheck_kwargs)

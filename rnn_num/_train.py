@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnn_spec import Model
+
 from . import _model
 from . import _validate as v
 
@@ -103,9 +105,11 @@ def train(
     y: np.ndarray,
     *,
     h0: np.ndarray | None = None,
-    activation: str = "tanh",
-    head: str = "softmax",
-    many_to_one: bool = False,
+    c0: np.ndarray | None = None,
+    model: Model | Mapping[str, object] | str | None = None,
+    activation: str | None = None,
+    head: str | None = None,
+    many_to_one: bool | None = None,
     optimizer: str = "adagrad",
     lr: float = 0.1,
     steps: int = 500,
@@ -116,7 +120,8 @@ def train(
 ) -> TrainResult:
     """Full-batch training: at each step, loss and gradients on all of (x, y), optional
     clipping by global norm, then one SGD or AdaGrad update. With progress=True a line per
-    `log_every` steps goes to stderr. h0 is not trained."""
+    `log_every` steps goes to stderr. model (or the legacy activation, head, many_to_one)
+    as for `loss_and_grads`; every block of the model is trained, h0 and c0 are not."""
     v.check_choice("optimizer", optimizer, ("sgd", "adagrad"))
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
@@ -126,14 +131,15 @@ def train(
     log_every = v.check_count("log_every", log_every)
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be a function (step, loss) or None; got {on_step!r}")
-    v.check_params(params)
-    current = {k: np.array(params[k]) for k in v.PARAM_KEYS}
+    # Validates params against the model and settles the model (h0's option included).
+    m = _model._prepare(params, x, h0, c0, model, activation, head, many_to_one).model
+    names = m.block_names()
+    current = {k: np.array(params[k]) for k in names}
     state: AdaGradState | None = None
     losses = np.empty(steps)
-    kw = {"activation": activation, "head": head, "many_to_one": many_to_one}
     for step in range(steps):
-        loss, grads = _model.loss_and_grads(current, x, y, h0, **kw)
-        grads = {k: grads[k] for k in v.PARAM_KEYS}
+        loss, grads = _model.loss_and_grads(current, x, y, h0, c0=c0, model=m)
+        grads = {k: grads[k] for k in names}
         if clip is not None:
             grads = clip_by_norm(grads, clip)
         if optimizer == "sgd":

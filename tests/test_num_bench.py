@@ -56,3 +56,45 @@ def test_page_faults_per_call_sees_fresh_memory_touched():
     faults = bench.page_faults_per_call(lambda: np.ones(8 * 2**20), calls=3)
     assert faults is not None and faults >= 30
     assert bench.page_faults_per_call(lambda: None, calls=3) < 30
+
+
+def test_flop_count_counts_every_gate():
+    B, T, n_x, n_h, n_y = 2, 3, 4, 5, 6
+    forward = 2 * T * B * (4 * (n_h * n_x + n_h * n_h) + n_y * n_h)
+    assert bench.flops(B, T, n_x, n_h, n_y, gates=4) == 3 * forward
+
+
+@pytest.mark.parametrize("model", ["cell=lstm", "cell=gru,biases=torch", "activation=relu"])
+def test_bench_times_the_model_against_torch_with_equal_gradients(capsys, model):
+    pytest.importorskip("torch")
+    argv = ["bench", "--quick", "--min-time", "0.01", "--rounds", "1", "--model", model]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"model: {model}" in out
+    for shape in bench.SHAPES[:2]:
+        row = next(line for line in out.splitlines() if line.startswith(str(shape)))
+        # the last column is max|Δg| between rnn_num's and torch's gradients
+        assert float(row.split()[-1]) < 1e-10, row
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("head=mse", "may set cell, activation and biases only; got head"),
+        ("activation=sigmoid", "tanh or relu only"),
+        ("biases=hidden", "use biases=both"),
+        ("cell=lstm,activation=tanh", "does not apply to cell=lstm"),
+    ],
+)
+def test_bench_refuses_models_torch_cannot_run(capsys, model, message):
+    assert main(["bench", "--quick", "--model", model]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_problem_reads_the_model():
+    from rnn_spec import Model
+
+    model = Model(cell="lstm", biases="torch", h0="per-sequence")
+    params, x, y, init = bench._problem((2, 3, 4, 5, 6), model)
+    assert set(params) == set(model.block_names()) and set(init) == {"h0", "c0"}
+    assert init["c0"].shape == (2, 5) and np.any(params["b_hf"] != 0)
