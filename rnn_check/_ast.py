@@ -161,6 +161,15 @@ class Square(Node):
 
 
 @dataclass(frozen=True)
+class Power(Node):
+    """M^{k}: a square matrix to a whole power k ≥ 0 (an index expression, as d2l's
+    (W_{hh}^\\top)^{T-i}); ^T stays the transpose and ^2 of a vector its elementwise square."""
+
+    operand: Node
+    exponent: Node
+
+
+@dataclass(frozen=True)
 class Func(Node):
     """tanh, tanh' (= 1 − tanh²), diag, softmax, exp, log, applied elementwise or as stated."""
 
@@ -231,6 +240,9 @@ class Answer(Node):
     lhs: Node | None = None  # an identity's left side (∂h_{t+1}/∂h_t = …), else None
     # ∂L/∂W_{ij} = …: the index letters of the entry the left side names (row, column)
     components: tuple[str, ...] = ()
+    # ∂E_3/∂W = …, ∂L_T/∂W = …: the one step whose loss the left side differentiates (a
+    # number or T), which the model's task must keep alone; None for the total loss L
+    declared_step: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -371,7 +383,17 @@ def _index_text(node: Node) -> str:
     return "{" + to_latex(node) + "}"
 
 
-_QUANTITY_LATEX = {"yhat": "\\hat{y}"}
+_QUANTITY_LATEX = {"yhat": "\\hat{y}", **{f"gate_{g}": g for g in "ifgorzn"}}
+_FUNC_LATEX = {
+    "dtanh": "\\tanh'",
+    "tanh": "\\tanh",
+    "exp": "\\exp",
+    "log": "\\log",
+    "sigmoid": "\\sigma",
+    "dsigmoid": "\\sigma'",
+    "relu": "\\mathrm{relu}",
+    "drelu": "\\mathrm{relu}'",
+}
 
 
 def to_latex(node: Node) -> str:
@@ -424,10 +446,11 @@ def to_latex(node: Node) -> str:
         return f"{{{_wrap(node.operand)}}}^\\top"
     if isinstance(node, Square):
         return f"{{{_wrap(node.operand)}}}^2"
+    if isinstance(node, Power):
+        # in brackets, so that an exponent T is not read as the transpose
+        return f"{{{_wrap(node.operand)}}}^{{({to_latex(node.exponent)})}}"
     if isinstance(node, Func):
-        name = {"dtanh": "\\tanh'", "tanh": "\\tanh", "exp": "\\exp", "log": "\\log"}.get(
-            node.name, f"\\mathrm{{{node.name}}}"
-        )
+        name = _FUNC_LATEX.get(node.name, f"\\mathrm{{{node.name}}}")
         return f"{name}\\left({to_latex(node.operand)}\\right)"
     if isinstance(node, Component):
         return f"{{{_wrap(node.operand)}}}_{{{','.join(to_latex(i) for i in node.comp)}}}"

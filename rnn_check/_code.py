@@ -1,13 +1,19 @@
-"""Route 3: check a user's backward-pass code against the reference, over a battery of cases.
+"""Route 3: check a user's backward pass against the reference, over a battery of cases.
 
 The battery is chosen so that the usual mistakes cannot hide: T = 1 … 5, n_x, n_h, n_y and
 the batch size all different (a missing transpose changes a shape or mixes two axes), W
 drawn at random (never symmetric), h_0 nonzero (with h_0 = 0 and T = 1 the gradient of W
 is zero and proves nothing), biases nonzero, with and without a batch axis.
 
+The model (`rnn_spec.Model`, a mapping or the CLI text `cell=lstm,biases=torch`) fixes the
+blocks, the targets, the initial states and how the function is called; without one, the
+legacy keywords (activation=, head=, many_to_one=) describe an Elman model whose h0 is one
+(n_h,) vector shared by the batch, as this checker always did.
+
 The truth is `rnn_num.loss_and_grads`. The diagnosis compares the user's wrong blocks with
-the gradients of known mistakes (`_bptt_variants.RULES`, one line each), computed by an
-independent NumPy BPTT from the forward values of the same cases.
+the gradients of known mistakes, computed by independent NumPy implementations from the
+same cases: `_bptt_variants.RULES` for the canonical model, `_gated_variants.RULES` for
+every other model (the LSTM, the GRU, the Elman variants).
 """
 
 from __future__ import annotations
@@ -20,29 +26,106 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnn_check import _bptt_variants as variants
+from rnn_check import _gated_variants as gated
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
+from rnn_spec import Model, ModelError, parse_model
 
 BLOCKS: tuple[str, ...] = variants.BLOCKS
-_ACTIVATIONS = ("tanh", "sigmoid", "relu")
+_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 _HEADS = ("softmax", "mse")
-_SHAPE_OF = {
-    "U": "(n_h, n_x)",
-    "W": "(n_h, n_h)",
-    "V": "(n_y, n_h)",
-    "b": "(n_h,)",
-    "c": "(n_y,)",
-    "h0": "(n_h,)",
+_HEAD_OF = {"softmax": "softmax-ce", "mse": "mse"}
+# The model the legacy keywords always described: h0 one (n_h,) vector shared by the batch.
+_LEGACY = Model(h0="shared")
+_ROLE_SHAPE = {
+    "input": "(n_h, n_x)",
+    "recurrent": "(n_h, n_h)",
+    "output": "(n_y, n_h)",
+    "bias": "(n_h,)",
+    "output-bias": "(n_y,)",
 }
 
 
 @dataclass(frozen=True)
+class _Setting:
+    """The model a check is about, and whether the caller named it (model=) or described
+    it with the legacy keywords (the counterexample's recipe repeats what was given)."""
+
+    model: Model
+    given: bool = False
+
+    @property
+    def old_table(self) -> bool:
+        # _bptt_variants describes exactly the canonical model with a shared h0
+        return self.model == _LEGACY
+
+    @property
+    def cell_state(self) -> bool:
+        return "c0" in self.model.initial_states
+
+
+def _resolve(
+    model: object = None,
+    activation: object = None,
+    head: object = None,
+    many_to_one: object = None,
+) -> _Setting:
+    """The model from model= or from the legacy keywords; both given must agree."""
+    if activation is not None and activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}")
+    if head is not None and head not in _HEADS:
+        raise ValueError(
+            f"head must be one of {', '.join(_HEADS)}, got {head!r}"
+            " (other heads: model='head=generic' or 'head=given', see docs/models.md)"
+        )
+    if many_to_one is not None and not isinstance(many_to_one, bool):
+        raise TypeError(f"many_to_one must be True or False, got {many_to_one!r}")
+    if model is None:
+        return _Setting(
+            _LEGACY.replace(
+                activation=activation or "tanh",
+                head=_HEAD_OF[head or "softmax"],
+                task="many-to-one" if many_to_one else "many-to-many",
+            )
+        )
+    if not isinstance(model, Model | Mapping | str):
+        raise TypeError(
+            "model must be an rnn_spec.Model, a mapping of its keys, or the text "
+            f"'cell=lstm,biases=torch' (docs/models.md); got a {type(model).__name__}"
+        )
+    m = parse_model(model)  # a ModelError (a ValueError) names the key, the value and the fix
+    conflicts = []
+    if activation is not None and m.activation != activation:
+        has = "no activation (a gated cell)" if m.activation is None else m.activation
+        conflicts.append(f"activation={activation!r} (the model has {has})")
+    if head is not None and (m.head != _HEAD_OF[head] or (head == "mse" and m.mse_scale != "half")):
+        conflicts.append(f"head={head!r} (the model has head={m.head})")
+    if many_to_one is not None and many_to_one != (m.task == "many-to-one"):
+        conflicts.append(f"many_to_one={many_to_one} (the model has task={m.task_text})")
+    elif many_to_one is False and m.task != "many-to-many":
+        conflicts.append(f"many_to_one=False (the model has task={m.task_text})")
+    if conflicts:
+        raise ValueError(
+            f"{'; '.join(conflicts)} conflicts with model={str(m)!r}. Fix: drop the keyword "
+            "and say it in the model (keys activation, head, task), or drop model="
+        )
+    return _Setting(m, given=True)
+
+
+def _model_text(model: Model) -> str:
+    """The shortest text parse_model reads back as this model."""
+    short = model.short()
+    return str(model) if short == "canonical" else short
+
+
+@dataclass(frozen=True)
 class Case:
-    """One input of the battery; its arrays are a pure function of these numbers."""
+    """One input of the battery; its arrays are a pure function of these numbers (and of
+    the model of the check: `make_case(..., model=)`)."""
 
     T: int
     n_x: int
     n_h: int
-    n_y: int
+    n_y: int  # not used by a model without an output layer (head=given)
     seed: int
     batch: int | None = None  # None: no batch axis
     targets: tuple[int, ...] | None = None  # fixed classes y_1 … y_T instead of random ones
@@ -61,13 +144,21 @@ _SIZES = ((2, 3, 4), (5, 4, 3))
 _BATCH = 7
 
 
-def default_battery(batch: bool = True, seed: int = 0) -> tuple[Case, ...]:
-    """The cases `check_backward` runs: T = 1 … 5 without a batch axis, then with one."""
+def default_battery(
+    batch: bool = True, seed: int = 0, model: Model | Mapping | str | None = None
+) -> tuple[Case, ...]:
+    """The cases `check_backward` runs: T = 1 … 5 without a batch axis, then with one.
+
+    For task=step=K the lengths are K … K + 4 (the loss step must exist; longer sequences
+    show a loss taken at the wrong step)."""
     seed = _check_seed(seed)
-    cases = [Case(T, *_SIZES[T % 2], seed=seed + T) for T in range(1, 6)]
+    m = _resolve(model).model
+    first = m.step if m.task == "step" else 1
+    cases = [Case(first - 1 + T, *_SIZES[T % 2], seed=seed + T) for T in range(1, 6)]
     if batch:
         cases += [
-            Case(T, *_SIZES[(T + 1) % 2], seed=seed + 10 + T, batch=_BATCH) for T in (1, 2, 3, 5)
+            Case(first - 1 + T, *_SIZES[(T + 1) % 2], seed=seed + 10 + T, batch=_BATCH)
+            for T in (1, 2, 3, 5)
         ]
     return tuple(cases)
 
@@ -86,65 +177,86 @@ def make_case(
     seed: int = 0,
     batch: int | None = None,
     targets: Sequence[int] | None = None,
-    head: str = "softmax",
-    many_to_one: bool = False,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """The inputs (params, x, y, h0) of one case: reproduce a counterexample with this.
+    head: str | None = None,
+    many_to_one: bool | None = None,
+    model: Model | Mapping | str | None = None,
+) -> tuple:
+    """The inputs (params, x, y, h0) of one case — (params, x, y, h0, c0) for a model with
+    a cell state (the LSTM): reproduce a counterexample with this.
 
-    x has shape (T, n_x) or (T, batch, n_x); h0 has shape (n_h,) and is shared by the whole
-    batch. y is what `rnn_num.loss_and_grads` takes for the head and the task: integer
-    classes of shape (T,) or (T, batch) for head="softmax" (or the given `targets`, T
-    classes, without a batch), float targets (T, [batch,] n_y) for head="mse"; with
-    many_to_one=True only the last step's, so without the T axis.
+    params has the model's blocks (`model.block_names()`); x has shape (T, n_x) or
+    (T, batch, n_x). y is what `rnn_num.loss_and_grads` takes for the head and the task:
+    integer classes (T,) or (T, batch) for softmax cross-entropy (or the given `targets`, T
+    classes, without a batch), float targets (T, [batch,] n_y) for mse, ∇_{o_t} l of the
+    same shape for head=generic, ∂L/∂h_t (T, [batch,] n_h) for head=given; with
+    task=many-to-one or step=K only that step's, so without the T axis. h0 (and c0) follow
+    the model's h0 option: None (zero), (n_h,) (shared, the legacy keywords' choice), or
+    (batch, n_h) (per-sequence; (n_h,) without a batch). n_y is unused for head=given.
     """
     for name, value in (("T", T), ("n_x", n_x), ("n_h", n_h), ("n_y", n_y)):
-        if not isinstance(value, int | np.integer) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if batch is not None and (not isinstance(batch, int | np.integer) or batch < 1):
+    if batch is not None and (
+        isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1
+    ):
         raise ValueError(f"batch must be None (no batch axis) or a positive integer, got {batch!r}")
     seed = _check_seed(seed)
-    _check_task(head, many_to_one)
-    if targets is not None and (head != "softmax" or many_to_one):
+    setting = _resolve(model, None, head, many_to_one)
+    return _draw(setting.model, int(T), int(n_x), int(n_h), int(n_y), seed, batch, targets)
+
+
+def _draw(
+    m: Model,
+    T: int,
+    n_x: int,
+    n_h: int,
+    n_y: int,
+    seed: int,
+    batch: int | None,
+    targets: Sequence[int] | None,
+) -> tuple:
+    m.loss_steps(T)  # a ModelError when step=K is beyond T
+    if targets is not None and (m.head != "softmax-ce" or m.task != "many-to-many"):
         raise ValueError(
             "targets fixes the T classes of a many-to-many softmax case; it cannot be given "
-            f"with head={head!r}, many_to_one={many_to_one}"
+            f"with head={m.head}, task={m.task_text}"
         )
     rng = np.random.default_rng([int(seed), T, n_x, n_h, n_y, batch or 0])
+    # Block order and distributions as they always were for the canonical U, W, V, b, c, so
+    # that the legacy cases (and every recipe printed so far) keep their numbers.
     params = {
-        "U": rng.normal(0.0, 0.7, (n_h, n_x)),
-        "W": rng.normal(0.0, 0.7, (n_h, n_h)),
-        "V": rng.normal(0.0, 0.7, (n_y, n_h)),
-        "b": rng.normal(0.0, 0.3, n_h),
-        "c": rng.normal(0.0, 0.3, n_y),
+        block.name: rng.normal(0.0, 0.3 if "bias" in block.role else 0.7, block.shape)
+        for block in m.blocks(n_x, n_h, n_y if m.has_output_layer else None)
     }
     lead = (T,) if batch is None else (T, batch)
     x = rng.normal(0.0, 1.0, (*lead, n_x))
-    target_lead = lead[1:] if many_to_one else lead  # many-to-one: the last step's only
-    if head == "softmax":
+    target_lead = lead if m.task == "many-to-many" else lead[1:]
+    if m.head == "softmax-ce":
         y = rng.integers(0, n_y, target_lead)
+    elif m.head == "given":
+        y = rng.normal(0.0, 1.0, (*lead, n_h))
     else:
         y = rng.normal(0.0, 1.0, (*target_lead, n_y))
-    h0 = rng.uniform(-0.8, 0.8, n_h)
+    states = []
+    for _ in m.initial_states:
+        if m.h0 == "zero":
+            states.append(None)
+        elif m.h0 == "shared" or batch is None:
+            states.append(rng.uniform(-0.8, 0.8, n_h))
+        else:
+            states.append(rng.uniform(-0.8, 0.8, (batch, n_h)))
     if targets is not None:
         y = np.asarray(targets, dtype=int)
         if batch is not None or y.shape != (T,) or not ((0 <= y) & (y < n_y)).all():
             raise ValueError(
                 f"targets must be {T} classes in 0 … {n_y - 1} (no batch), got {y.tolist()}"
             )
-    return params, x, y, h0
+    return (params, x, y, *states)
 
 
-def _check_task(head: object, many_to_one: object) -> None:
-    if head not in _HEADS:
-        raise ValueError(f"head must be one of {', '.join(_HEADS)}, got {head!r}")
-    if not isinstance(many_to_one, bool):
-        raise TypeError(f"many_to_one must be True or False, got {many_to_one!r}")
-
-
-def _copy_inputs(
-    case: Case, head: str = "softmax", many_to_one: bool = False
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    return make_case(
+def _inputs(case: Case, setting: _Setting) -> tuple:
+    return _draw(
+        setting.model,
         case.T,
         case.n_x,
         case.n_h,
@@ -152,29 +264,68 @@ def _copy_inputs(
         case.seed,
         case.batch,
         case.targets,
-        head=head,
-        many_to_one=many_to_one,
     )
+
+
+def _copy_inputs(
+    case: Case, head: str = "softmax", many_to_one: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The legacy (params, x, y, h0) of a case (the SymPy route reads these)."""
+    return _inputs(case, _resolve(None, None, head, many_to_one))
+
+
+def _legacy_keywords(m: Model) -> dict | None:
+    """rnn_num's old keywords for a model they can say, None otherwise."""
+    if (
+        m.cell == "rnn"
+        and m.activation in ("tanh", "sigmoid", "relu")
+        and m.biases == "both"
+        and (m.head == "softmax-ce" or (m.head == "mse" and m.mse_scale == "half"))
+        and m.task in ("many-to-many", "many-to-one")
+        and m.reduction == "sum"
+        and m.h0 == "shared"
+    ):
+        return {
+            "activation": m.activation,
+            "head": "softmax" if m.head == "softmax-ce" else "mse",
+            "many_to_one": m.task == "many-to-one",
+        }
+    return None
+
+
+def _reference(case: Case, setting: _Setting) -> tuple[float, dict[str, np.ndarray]]:
+    """rnn_num's loss and gradients (keyed by the model's gradient names) on one case."""
+    try:
+        from rnn_num import loss_and_grads
+    except ImportError as error:  # pragma: no cover - only while rnn_num is being written
+        raise RuntimeError("rnn_check needs rnn_num.loss_and_grads as its reference") from error
+    m = setting.model
+    params, x, y, h0, *rest = _inputs(case, setting)
+    legacy = _legacy_keywords(m)
+    try:
+        if legacy is not None:  # the models rnn_num always knew: the very same call as ever
+            loss, grads = loss_and_grads(params, x, y, h0=h0, **legacy)
+        else:
+            extra = {"c0": rest[0]} if rest else {}
+            loss, grads = loss_and_grads(params, x, y, h0=h0, model=m, **extra)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cases: the reference cannot run {case.describe()}: {error}") from None
+    except NotImplementedError as error:  # an installation without that cell's kernel
+        raise RuntimeError(
+            f"rnn_num cannot compute the reference for model={_model_text(m)!r}: {error}"
+        ) from None
+    return float(loss), {k: np.asarray(grads[k], dtype=float) for k in m.gradient_names()}
 
 
 def _truth(
     case: Case, activation: str, head: str = "softmax", many_to_one: bool = False
 ) -> tuple[float, dict[str, np.ndarray]]:
-    try:
-        from rnn_num import loss_and_grads
-    except ImportError as error:  # pragma: no cover - only while rnn_num is being written
-        raise RuntimeError("rnn_check needs rnn_num.loss_and_grads as its reference") from error
-    params, x, y, h0 = _copy_inputs(case, head, many_to_one)
-    try:
-        loss, grads = loss_and_grads(
-            params, x, y, h0=h0, activation=activation, head=head, many_to_one=many_to_one
-        )
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"cases: the reference cannot run {case.describe()}: {error}") from None
-    return float(loss), {k: np.asarray(grads[k], dtype=float) for k in BLOCKS}
+    """The legacy reference (the SymPy route reads it)."""
+    return _reference(case, _resolve(None, activation, head, many_to_one))
 
 
 def _variant(case: Case, knobs: dict) -> tuple[float, dict[str, np.ndarray]]:
+    """The canonical model's mistake table (`_bptt_variants`) on one case."""
     params, x, y, h0 = _copy_inputs(case)
     if case.batch is None:
         x, y = x[:, None, :], y[:, None]
@@ -182,6 +333,18 @@ def _variant(case: Case, knobs: dict) -> tuple[float, dict[str, np.ndarray]]:
     loss, grads = variants.backward(variants.forward(params, x, y, h0_rows), knobs)
     grads["h0"] = grads["h0"].sum(axis=0)  # h0 is shared by the batch
     return loss, grads
+
+
+def _model_variant(
+    case: Case, setting: _Setting, knobs: dict
+) -> tuple[float, dict[str, np.ndarray]] | None:
+    """Every other model's mistake table (`_gated_variants`) on one case; None where the
+    mistake cannot happen on this case (a loss step beyond T)."""
+    params, x, y, h0, *rest = _inputs(case, setting)
+    try:
+        return gated.variant(setting.model, params, x, y, h0, rest[0] if rest else None, knobs)
+    except gated.NotApplicable:
+        return None
 
 
 # ---------------------------------------------------------------------------- errors
@@ -235,26 +398,58 @@ def _where(error: BaseException) -> str:
     return f" (at {last.filename}:{last.lineno}, in {last.name})"
 
 
-def _batch_hint(case: Case, head: str, many_to_one: bool) -> str:
+def _y_text(m: Model, batched: bool) -> str:
+    axes = [] if m.task != "many-to-many" and m.head != "given" else ["T"]
+    if batched:
+        axes.append("B")
+    if m.head == "given":
+        axes.append("n_h")
+    elif m.head != "softmax-ce":
+        axes.append("n_y")
+    return f"({', '.join(axes)})" if axes else "()"
+
+
+def _state_text(m: Model, batched: bool) -> str:
+    names = " and ".join(m.initial_states)
+    if m.h0 == "zero":
+        return f"{names} None (zero)"
+    if m.h0 == "shared":
+        return f"{names} (n_h,) shared by the batch"
+    return f"{names} ({'B, ' if batched else ''}n_h,) per sequence"
+
+
+def _call_text(setting: _Setting) -> str:
+    return "fn(params, x, y, h0=h0, c0=c0)" if setting.cell_state else "fn(params, x, y, h0=h0)"
+
+
+def _batch_hint(case: Case, setting: _Setting) -> str:
     if case.batch is None:
         return ""
-    y_shape = ("" if many_to_one else "T, ") + ("B" if head == "softmax" else "B, n_y")
+    m = setting.model
     return (
-        f"\nThis case has a batch axis: x is (T, B, n_x), y is ({y_shape}), h0 is (n_h,) "
-        "shared by the batch. If your function does not support batches, pass batch=False."
+        f"\nThis case has a batch axis: x is (T, B, n_x), y is {_y_text(m, True)}, "
+        f"{_state_text(m, True)}. If your function does not support batches, pass batch=False."
     )
 
 
-def _call(fn: Callable, case: Case, head: str, many_to_one: bool) -> object:
-    params, x, y, h0 = _copy_inputs(case, head, many_to_one)
+def _shape_of(value: object) -> str:
+    return "None" if value is None else str(np.shape(value))
+
+
+def _call(fn: Callable, case: Case, setting: _Setting) -> object:
+    params, x, y, h0, *rest = _inputs(case, setting)
     try:
+        if setting.cell_state:
+            return fn(params, x, y, h0=h0, c0=rest[0])
         return fn(params, x, y, h0=h0)
     except Exception as error:
+        states = f"h0 {_shape_of(h0)}" + (f", c0 {_shape_of(rest[0])}" if rest else "")
         raise _IllFormed(
             f"ILL-FORMED: your function raised {type(error).__name__} on the case {case.describe()}",
             f"{type(error).__name__}: {error}{_where(error)}\n"
-            f"It was called as fn(params, x, y, h0=h0) with x of shape {x.shape}, y of shape "
-            f"{y.shape}, h0 of shape {h0.shape}." + _batch_hint(case, head, many_to_one),
+            f"It was called as {_call_text(setting)} with x of shape {x.shape}, y of shape "
+            f"{y.shape}, {states} (model {_model_text(setting.model)})."
+            + _batch_hint(case, setting),
         ) from error
 
 
@@ -283,8 +478,24 @@ def _as_array(value: object, what: str, case: Case) -> np.ndarray:
     return array
 
 
+def _shape_texts(setting: _Setting) -> dict[str, str]:
+    m = setting.model
+    texts = {b.name: _ROLE_SHAPE[b.role] for b in m.blocks(1, 1, 1 if m.has_output_layer else None)}
+    state = {
+        "shared": "(n_h,)",
+        "per-sequence": "(B, n_h) with a batch, (n_h,) without",
+        "zero": "([B,] n_h): one row per sequence",
+    }[m.h0]
+    return texts | {s: state for s in m.initial_states}
+
+
 def _check_shape(
-    block: str, array: np.ndarray, wanted: tuple[int, ...], what: str, case: Case
+    block: str,
+    array: np.ndarray,
+    wanted: tuple[int, ...],
+    what: str,
+    case: Case,
+    setting: _Setting,
 ) -> None:
     if array.shape == wanted:
         return
@@ -294,24 +505,29 @@ def _check_shape(
             " It is the transpose of the right shape: gradients are in denominator layout"
             f" (∇{block} L has the shape of {block}), so transpose it."
         )
-    elif block == "h0" and case.batch is not None and array.shape == (case.batch, *wanted):
-        hint = " h0 is shared by the batch, so its gradient is summed over the batch."
+    elif block in ("h0", "c0") and case.batch is not None and array.shape == (case.batch, *wanted):
+        hint = f" {block} is shared by the batch, so its gradient is summed over the batch."
+    elif block in ("h0", "c0") and case.batch is not None and wanted == (case.batch, *array.shape):
+        hint = (
+            f" {block} is {'zero' if setting.model.h0 == 'zero' else 'one row per sequence'}"
+            f" (h0={setting.model.h0}): its gradient has one row per sequence, not summed"
+            " over the batch."
+        )
     raise _IllFormed(
         f"ILL-FORMED: {what} has shape {array.shape}, but {block} has shape {wanted}",
         f"{what} has shape {array.shape}; ∇{block} L must have the shape of {block}, "
-        f"{_SHAPE_OF[block]} = {wanted} for the case {case.describe()}.{hint}",
+        f"{_shape_texts(setting)[block]} = {wanted} for the case {case.describe()}.{hint}",
     )
 
 
-def _wanted_shapes(case: Case) -> dict[str, tuple[int, ...]]:
-    return {
-        "U": (case.n_h, case.n_x),
-        "W": (case.n_h, case.n_h),
-        "V": (case.n_y, case.n_h),
-        "b": (case.n_h,),
-        "c": (case.n_y,),
-        "h0": (case.n_h,),
-    }
+def _wanted_shapes(case: Case, setting: _Setting) -> dict[str, tuple[int, ...]]:
+    m = setting.model
+    n_y = case.n_y if m.has_output_layer else None
+    shapes = {b.name: b.shape for b in m.blocks(case.n_x, case.n_h, n_y)}
+    per_row = m.h0 != "shared" and case.batch is not None
+    for state in m.initial_states:
+        shapes[state] = (case.batch, case.n_h) if per_row else (case.n_h,)
+    return shapes
 
 
 def _user_backward(
@@ -319,10 +535,11 @@ def _user_backward(
     case: Case,
     blocks: Sequence[str],
     check_loss: bool,
-    head: str = "softmax",
-    many_to_one: bool = False,
-):
-    out = _call(fn, case, head, many_to_one)
+    setting: _Setting,
+    optional: Sequence[str] = (),
+) -> tuple[float | None, dict[str, np.ndarray]]:
+    """The user's loss and blocks; a block in `optional` may be absent (and is then left out)."""
+    out = _call(fn, case, setting)
     if not isinstance(out, tuple | list) or len(out) != 2:
         got = f"a {type(out).__name__}" + (
             f" of length {len(out)}" if isinstance(out, tuple | list) else ""
@@ -330,7 +547,7 @@ def _user_backward(
         raise _IllFormed(
             "ILL-FORMED: your function must return (loss, grads)",
             f"It returned {got}; return a pair (loss, grads) where grads maps each of "
-            f"{', '.join(BLOCKS)} to its gradient, like rnn_num.loss_and_grads.",
+            f"{', '.join(blocks)} to its gradient, like rnn_num.loss_and_grads.",
         )
     loss, grads = out
     if not isinstance(grads, Mapping):
@@ -339,7 +556,7 @@ def _user_backward(
             f"The second value returned is a {type(grads).__name__}; return a dict with keys "
             f"{', '.join(blocks)}.",
         )
-    missing = [k for k in blocks if k not in grads]
+    missing = [k for k in blocks if k not in grads and k not in optional]
     if missing:
         raise _IllFormed(
             f"ILL-FORMED: grads has no {', '.join(repr(k) for k in missing)}",
@@ -357,23 +574,22 @@ def _user_backward(
                 " and batch into one number.",
             )
         user_loss = float(loss_array.reshape(()))
-    wanted = _wanted_shapes(case)
+    wanted = _wanted_shapes(case, setting)
     user = {}
     for block in blocks:
+        if block not in grads:
+            continue  # an optional block the function does not compute
         array = _as_array(grads[block], f"grads[{block!r}]", case)
-        _check_shape(block, array, wanted[block], f"grads[{block!r}]", case)
+        _check_shape(block, array, wanted[block], f"grads[{block!r}]", case, setting)
         user[block] = array
     return user_loss, user
 
 
-def _user_block(
-    fn: Callable, case: Case, block: str, head: str = "softmax", many_to_one: bool = False
-) -> np.ndarray:
-    out = _call(fn, case, head, many_to_one)
-    array = _as_array(out, f"the value returned for ∇{block}", case)
-    _check_shape(
-        block, array, _wanted_shapes(case)[block], f"the value returned for ∇{block}", case
-    )
+def _user_block(fn: Callable, case: Case, block: str, setting: _Setting) -> np.ndarray:
+    out = _call(fn, case, setting)
+    what = f"the value returned for ∇{block}"
+    array = _as_array(out, what, case)
+    _check_shape(block, array, _wanted_shapes(case, setting)[block], what, case, setting)
     return array
 
 
@@ -440,33 +656,67 @@ def _block_name(block: str) -> str:
     return "the loss" if block == "loss" else f"∇{block}"
 
 
+def _mutants(
+    cases: Sequence[Case], setting: _Setting | None, rules: bool
+) -> list[tuple[str, list]]:
+    """(description, [(loss, grads) or None per case]) for every rule of the model's table."""
+    if not rules:
+        return []
+    if setting is None or setting.old_table:
+        return [
+            (rule.description, [_variant(case, rule.knobs) for case in cases])
+            for rule in variants.RULES
+        ]
+    return [
+        (rule.description, [_model_variant(case, setting, rule.knobs) for case in cases])
+        for rule in gated.rules_for(setting.model)
+    ]
+
+
 def _diagnose(
-    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]], rtol: float, rules: bool = True
+    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]],
+    rtol: float,
+    rules: bool = True,
+    setting: _Setting | None = None,
 ) -> tuple[str, ...]:
     """Rules whose block equals the user's block on every case, for each wrong block.
 
-    One line per recognised mistake, naming the wrong blocks it explains. rules=False skips
-    the table of BPTT mistakes (it describes tanh networks with a softmax output at every
-    step) and keeps the checks that need no model: a factor, a transpose, zero, clipping.
+    One line per recognised mistake, naming the wrong blocks it explains. The table is the
+    model's (`_bptt_variants` for the canonical model, `_gated_variants` for the others);
+    rules=False skips it and keeps the checks that need no model: a factor, a transpose,
+    zero, clipping. Without a setting the model is the legacy canonical one.
     """
     cases = [case for case, _, _ in next(iter(observed.values()))]
     tolerance = max(rtol, 1e-7)
+
+    def agrees(block: str, outputs: list) -> bool:
+        """The mistake's block equals the user's on every case."""
+        values = [np.asarray(loss) if block == "loss" else grads[block] for loss, grads in outputs]
+        pairs = zip(observed[block], values, strict=True)
+        return all(_matches(actual, value, tolerance) for (_, actual, _), value in pairs)
+
+    right = {
+        block
+        for block, runs in observed.items()
+        if all(_matches(actual, expected, rtol) for _, actual, expected in runs)
+    }
     mutants = [
-        (rule, [_variant(case, rule.knobs) for case in cases])
-        for rule in (variants.RULES if rules else ())
+        # a mistake that would spoil a gradient the user got right is not the user's
+        # gradient mistake (the loss is left out: many return the right loss with wrong
+        # gradients, or the wrong loss with the right gradients)
+        (description, outputs, all(agrees(b, outputs) for b in right if b != "loss"))
+        for description, outputs in _mutants(cases, setting, rules)
+        if all(output is not None for output in outputs)
     ]
     explained: dict[str, list[str]] = {}
     for block, runs in observed.items():
-        if all(_matches(actual, expected, rtol) for _, actual, expected in runs):
+        if block in right:
             continue
-        hits = []
-        for rule, outputs in mutants:
-            values = [
-                np.asarray(loss) if block == "loss" else grads[block] for loss, grads in outputs
-            ]
-            pairs = zip(runs, values, strict=True)
-            if all(_matches(actual, value, tolerance) for (_, actual, _), value in pairs):
-                hits.append(rule.description)
+        hits = [
+            description
+            for description, outputs, spares_the_rest in mutants
+            if (spares_the_rest or block == "loss") and agrees(block, outputs)
+        ]
         for description in hits or _scale_diagnosis(runs, rtol):
             explained.setdefault(description, []).append(_block_name(block))
     # One mistake explaining more of the wrong blocks beats one explaining a part of them.
@@ -489,6 +739,7 @@ def _summarise(
     subject: str,
     extra: dict,
     rules: bool = True,
+    setting: _Setting | None = None,
 ) -> Verdict:
     errors = []
     for block, runs in observed.items():
@@ -532,7 +783,7 @@ def _summarise(
                 bad.actual,
             )
             break
-    diagnosis = _diagnose(observed, rtol, rules)
+    diagnosis = _diagnose(observed, rtol, rules, setting)
     extra = {**extra, "inputs": "rnn_check.make_case"}  # how to rebuild the counterexample
     names = ", ".join(_block_name(e.block) for e in wrong)
     first = max(wrong, key=lambda e: e.max_rel_error)
@@ -548,13 +799,7 @@ def _summarise(
 
 
 def _validate_common(
-    fn: object,
-    rtol: object,
-    activation: object,
-    cases: object,
-    batch: object,
-    head: object = "softmax",
-    many_to_one: object = False,
+    fn: object, rtol: object, cases: object, batch: object, setting: _Setting
 ) -> tuple[Case, ...]:
     if not callable(fn):
         raise TypeError(
@@ -564,13 +809,10 @@ def _validate_common(
         raise ValueError(
             f"rtol must be a number in (0, 1), got {rtol!r}; use 1e-6 for float64, 1e-3 for float32"
         )
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}")
     if not isinstance(batch, bool):
         raise TypeError(f"batch must be True or False, got {batch!r}")
-    _check_task(head, many_to_one)
     if cases is None:
-        return default_battery(batch)
+        return default_battery(batch, model=setting.model)
     if isinstance(cases, Case):
         cases = (cases,)
     if not isinstance(cases, Iterable) or isinstance(cases, str):
@@ -583,19 +825,22 @@ def _validate_common(
             "cases must be a non-empty sequence of rnn_check.Case (or None for the default battery)"
         )
     for case in cases:
-        _copy_inputs(case, head, many_to_one)  # validates the sizes (and fixed targets)
+        try:
+            _inputs(case, setting)  # validates the sizes, the step and fixed targets
+        except ModelError as error:
+            raise ValueError(f"cases: {case.describe()}: {error}") from None
     return cases
 
 
-def _task_extra(activation: str, head: str, many_to_one: bool) -> dict:
-    """What the verdict records of the task (in `extra`), for the report and the recipe."""
-    return {"activation": activation, "head": head, "many_to_one": many_to_one}
-
-
-def _rules_apply(activation: str, head: str, many_to_one: bool) -> bool:
-    # The rule table (`_bptt_variants`) describes tanh networks with a softmax output and a
-    # target at every step; for other tasks only the model-free diagnoses are tried.
-    return activation == "tanh" and head == "softmax" and not many_to_one
+def _task_extra(setting: _Setting) -> dict:
+    """What the verdict records of the model (in `extra`), for the report and the recipe."""
+    m = setting.model
+    out: dict = {"model": str(m), "model_given": setting.given}
+    if not setting.given:  # the legacy keywords the check was given, as it always recorded
+        out["activation"] = m.activation
+        out["head"] = "softmax" if m.head == "softmax-ce" else m.head
+        out["many_to_one"] = m.task == "many-to-one"
+    return out
 
 
 def _battery_text(cases: Sequence[Case]) -> str:
@@ -606,6 +851,32 @@ def _battery_text(cases: Sequence[Case]) -> str:
     return f"T = {', '.join(map(str, Ts))}; {which}"
 
 
+def _select_blocks(blocks: object, setting: _Setting) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the blocks to check, those of them the function may leave out)."""
+    names = setting.model.gradient_names()
+    if blocks is None:
+        # With h0=zero the initial states are no argument: their gradients are checked
+        # when the function returns them, and may be left out.
+        optional = setting.model.initial_states if setting.model.h0 == "zero" else ()
+        return names, optional
+    if isinstance(blocks, str):
+        blocks = (blocks,)
+    try:
+        blocks = tuple(blocks)
+    except TypeError:
+        raise TypeError(
+            f"blocks must be a sequence of block names among {', '.join(names)}, "
+            f'e.g. ("{names[0]}", "{names[1]}"); got {blocks!r}'
+        ) from None
+    unknown = [b for b in blocks if b not in names]
+    if unknown or not blocks:
+        raise ValueError(
+            f"blocks must be a non-empty selection of {', '.join(names)}; got {list(blocks)}"
+            + (f" (model {_model_text(setting.model)})" if setting.given else "")
+        )
+    return blocks, ()
+
+
 def check_backward(
     fn: Callable,
     *,
@@ -613,43 +884,35 @@ def check_backward(
     check_loss: bool = True,
     batch: bool = True,
     rtol: float = 1e-6,
-    activation: str = "tanh",
+    activation: str | None = None,
     cases: Sequence[Case] | None = None,
-    head: str = "softmax",
-    many_to_one: bool = False,
+    head: str | None = None,
+    many_to_one: bool | None = None,
+    model: Model | Mapping | str | None = None,
 ) -> Verdict:
     """Check a backward pass with the signature of `rnn_num.loss_and_grads`.
 
-    fn(params, x, y, h0=h0) must return (loss, grads): the loss summed over time and batch
-    and a mapping with the gradients U, W, V, b, c, h0, each of the shape of its parameter.
-    It is called on every case of the battery (`default_battery`), with fresh copies of the
-    inputs. `blocks` limits the blocks checked (default: all six); `batch=False` leaves out
-    the cases with a batch axis, for functions that only take x of shape (T, n_x); `rtol`
-    bounds the relative error of every entry (1e-6 suits float64, use about 1e-3 for
-    float32); `activation` names the hidden nonlinearity the function implements. `head`
-    ("softmax" with cross-entropy, or "mse": linear outputs and ½‖o − y‖²) and `many_to_one`
-    (one target, at the last step) choose the task, as in `rnn_num.loss_and_grads`; y is
-    then given in that task's format (see `make_case`). The table of known BPTT mistakes
-    describes tanh networks with a softmax target at every step; for other tasks the
-    diagnosis recognises only a factor, a transpose, zero or clipping.
+    fn(params, x, y, h0=h0) — fn(params, x, y, h0=h0, c0=c0) for the LSTM — must return
+    (loss, grads): the loss and a mapping with the gradient of every block of the model and
+    of h0 (and c0), each of the shape of its argument. It is called on every case of the
+    battery (`default_battery`), with fresh copies of the inputs (`make_case`).
+
+    `model` (an rnn_spec.Model, a mapping or the text "cell=lstm,biases=torch") fixes the
+    blocks (`model.gradient_names()`), the targets, the initial states (h0=zero: h0 and c0
+    are None and their gradients may be left out; shared: (n_h,); per-sequence: (B, n_h))
+    and the reference, `rnn_num.loss_and_grads(..., model=model)`. Without it, the legacy
+    keywords describe an Elman model with h0 (n_h,) shared by the batch: `activation`
+    (tanh, sigmoid, relu, identity), `head` ("softmax" with cross-entropy, or "mse":
+    ½‖o − y‖²) and `many_to_one`; given with a model they must agree with it.
+
+    `blocks` limits the blocks checked; `batch=False` leaves out the cases with a batch
+    axis; `rtol` bounds the relative error of every entry (1e-6 suits float64, about 1e-3
+    float32). A WRONG verdict has a counterexample and a diagnosis: the known mistakes of
+    the model (docs/checking-code.md) whose numbers equal the user's.
     """
-    cases = _validate_common(fn, rtol, activation, cases, batch, head, many_to_one)
-    if blocks is None:
-        blocks = BLOCKS
-    if isinstance(blocks, str):
-        blocks = (blocks,)
-    try:
-        blocks = tuple(blocks)
-    except TypeError:
-        raise TypeError(
-            f"blocks must be a sequence of block names among {', '.join(BLOCKS)}, "
-            f'e.g. ("U", "W"); got {blocks!r}'
-        ) from None
-    unknown = [b for b in blocks if b not in BLOCKS]
-    if unknown or not blocks:
-        raise ValueError(
-            f"blocks must be a non-empty selection of {', '.join(BLOCKS)}; got {list(blocks)}"
-        )
+    setting = _resolve(model, activation, head, many_to_one)
+    cases = _validate_common(fn, rtol, cases, batch, setting)
+    blocks, optional = _select_blocks(blocks, setting)
     if not isinstance(check_loss, bool):
         raise TypeError(f"check_loss must be True or False, got {check_loss!r}")
     extra = {
@@ -657,12 +920,12 @@ def check_backward(
         "battery": _battery_text(cases),
         "rtol": rtol,
         "blocks": list(blocks),
-        **_task_extra(activation, head, many_to_one),
+        **_task_extra(setting),
     }
     observed: dict[str, list] = {name: [] for name in (("loss",) if check_loss else ()) + blocks}
-    for case in cases:
+    for index, case in enumerate(cases):
         try:
-            user_loss, user = _user_backward(fn, case, blocks, check_loss, head, many_to_one)
+            user_loss, user = _user_backward(fn, case, blocks, check_loss, setting, optional)
         except _IllFormed as problem:
             return Verdict(
                 Status.ILL_FORMED,
@@ -670,13 +933,20 @@ def check_backward(
                 detail=problem.detail,
                 extra={**extra, "case": case.describe()},
             )
-        true_loss, true = _truth(case, activation, head, many_to_one)
+        if index == 0 and optional:
+            # the first case settles which optional blocks the function computes
+            blocks = tuple(b for b in blocks if b in user or b not in optional)
+            optional = ()
+            extra["blocks"] = list(blocks)
+            for name in list(observed):
+                if name != "loss" and name not in blocks:
+                    del observed[name]
+        true_loss, true = _reference(case, setting)
         if check_loss:
             observed["loss"].append((case, np.asarray(user_loss), np.asarray(true_loss)))
         for block in blocks:
             observed[block].append((case, user[block], true[block]))
-    rules = _rules_apply(activation, head, many_to_one)
-    return _summarise(observed, rtol, "your backward pass", extra, rules=rules)
+    return _summarise(observed, rtol, "your backward pass", extra, setting=setting)
 
 
 def check_block(
@@ -685,31 +955,34 @@ def check_block(
     *,
     batch: bool = True,
     rtol: float = 1e-6,
-    activation: str = "tanh",
+    activation: str | None = None,
     cases: Sequence[Case] | None = None,
-    head: str = "softmax",
-    many_to_one: bool = False,
+    head: str | None = None,
+    many_to_one: bool | None = None,
+    model: Model | Mapping | str | None = None,
 ) -> Verdict:
     """Check a function that computes one gradient block.
 
-    fn(params, x, y, h0=h0) must return ∇_block L, an array of the shape of the block
-    (`block` is one of U, W, V, b, c, h0), for the same battery and options as
-    `check_backward`.
+    fn(params, x, y, h0=h0) (with c0=c0 for the LSTM) must return ∇_block L, an array of the
+    shape of the block (`block` is one of the model's gradient names: U, W, V, b, c, h0 for
+    the canonical model), for the same battery and options as `check_backward`.
     """
-    if not isinstance(block, str) or block not in BLOCKS:
-        raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
-    cases = _validate_common(fn, rtol, activation, cases, batch, head, many_to_one)
+    setting = _resolve(model, activation, head, many_to_one)
+    names = setting.model.gradient_names()
+    if not isinstance(block, str) or block not in names:
+        raise ValueError(f"block must be one of {', '.join(names)}, got {block!r}")
+    cases = _validate_common(fn, rtol, cases, batch, setting)
     extra = {
         "cases": len(cases),
         "battery": _battery_text(cases),
         "rtol": rtol,
         "blocks": [block],
-        **_task_extra(activation, head, many_to_one),
+        **_task_extra(setting),
     }
     runs = []
     for case in cases:
         try:
-            actual = _user_block(fn, case, block, head, many_to_one)
+            actual = _user_block(fn, case, block, setting)
         except _IllFormed as problem:
             return Verdict(
                 Status.ILL_FORMED,
@@ -717,9 +990,8 @@ def check_block(
                 detail=problem.detail,
                 extra={**extra, "case": case.describe()},
             )
-        runs.append((case, actual, _truth(case, activation, head, many_to_one)[1][block]))
-    rules = _rules_apply(activation, head, many_to_one)
-    return _summarise({block: runs}, rtol, f"your ∇{block}", extra, rules=rules)
+        runs.append((case, actual, _reference(case, setting)[1][block]))
+    return _summarise({block: runs}, rtol, f"your ∇{block}", extra, setting=setting)
 
 
 # ---------------------------------------------------------------------------- text
@@ -735,14 +1007,15 @@ def format_verdict(verdict: Verdict) -> str:
     if verdict.detail:
         lines += ["", verdict.detail]
     if verdict.errors:
+        width = max(6, *(len(e.block) for e in verdict.errors))
         lines += [
             "",
-            f"{'block':<6} {'max rel. error':>14}  {'worst entry':<12} {'expected':>14} {'actual':>14}",
+            f"{'block':<{width}} {'max rel. error':>14}  {'worst entry':<12} {'expected':>14} {'actual':>14}",
         ]
         for e in verdict.errors:
             entry = f"{e.block}{list(e.index)}" if e.index else e.block
             lines.append(
-                f"{e.block:<6} {e.max_rel_error:>14.3g}  {entry:<12} {e.expected:>14.8g} {e.actual:>14.8g}"
+                f"{e.block:<{width}} {e.max_rel_error:>14.3g}  {entry:<12} {e.expected:>14.8g} {e.actual:>14.8g}"
             )
     cx = verdict.counterexample
     if cx is not None:
@@ -750,10 +1023,15 @@ def format_verdict(verdict: Verdict) -> str:
         entry = f"{cx.block}{list(cx.index)}" if cx.index else cx.block
         fixed = verdict.extra.get("targets")
         targets = "" if fixed is None else f", targets={list(fixed)}"
-        if verdict.extra.get("head", "softmax") != "softmax":
-            targets += f", head={verdict.extra['head']!r}"
-        if verdict.extra.get("many_to_one"):
-            targets += ", many_to_one=True"
+        model = None
+        if verdict.extra.get("model_given"):
+            model = parse_model(verdict.extra["model"])
+            targets += f", model={_model_text(model)!r}"
+        else:
+            if verdict.extra.get("head", "softmax") != "softmax":
+                targets += f", head={verdict.extra['head']!r}"
+            if verdict.extra.get("many_to_one"):
+                targets += ", many_to_one=True"
         lines += [
             "",
             f"Counterexample: T={cx.T}, n_x={cx.n_x}, n_h={cx.n_h}, n_y={cx.n_y}, seed={cx.seed}, {batch}:",
@@ -764,6 +1042,10 @@ def format_verdict(verdict: Verdict) -> str:
                 f"  inputs: rnn_check.make_case(T={cx.T}, n_x={cx.n_x}, n_h={cx.n_h}, n_y={cx.n_y}, "
                 f"seed={cx.seed}, batch={cx.batch}{targets})"
             )
+            if model is not None and "c0" in model.initial_states:
+                lines.append(
+                    "  (it returns params, x, y, h0, c0; call fn(params, x, y, h0=h0, c0=c0))"
+                )
     if verdict.diagnosis:
         lines += ["", "Diagnosis:"] + [f"  - {d}" for d in verdict.diagnosis]
     elif verdict.status is Status.WRONG:

@@ -2,9 +2,11 @@
 
 Vectors are columns (n×1). A product of non-conforming shapes raises `ShapeError` naming
 both sub-expressions (in the user's own letters) and both shapes. The numbers of the
-evaluation context (x_t, h_t, a_t, o_t, ŷ_t, y_t, ∇_{h_t}L, ∇_{o_t}L, the parameters) come
-from `rnn_num`, the project's reference. Work is bounded: a formula that would take too
-long raises `FormulaError` instead of hanging.
+evaluation context are those of the model the formula is about (rnn_spec): the forward
+quantities (x_t, h_t, a_t, o_t, ŷ_t, y_t; c_t and the gates of an LSTM or GRU), every
+Jacobian and adjoint ∇_{q_t}L come from `_model_eval` (the model's equations, differentiated
+forward), the true block gradients from `rnn_num`, the project's reference. Work is
+bounded: a formula that would take too long raises `FormulaError` instead of hanging.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnn_check import _ast as A
+from rnn_check._model_eval import Engine, activation, activation_derivative
+from rnn_spec import CANONICAL, Model
 
 MAX_WORK = 100_000  # node evaluations per formula and case
-_QUANTITY_SIZE = {"x": "n_x", "h": "n_h", "a": "n_h", "o": "n_y", "yhat": "n_y", "y": "n_y"}
-_WORDS = {"x": "x", "h": "h", "a": "a", "o": "o", "yhat": "ŷ", "y": "y"}
+_WORDS = {"x": "x", "h": "h", "a": "a", "o": "o", "yhat": "ŷ", "y": "y", "c": "c"}
+_WORDS.update({f"gate_{g}": g for g in "ifgorzn"})
+# quantities that exist from t = 0 (the initial states)
+_STATES = ("h", "c")
+_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 
 
 @dataclass
@@ -30,63 +37,124 @@ class Context:
     n_y: int
     seed: int
     params: dict[str, np.ndarray]
-    series: dict[str, np.ndarray]  # name -> (T+2, n) rows 0..T+1 (row 0 only for h)
+    series: dict[str, np.ndarray]  # name -> (T+2, n) rows 0..T+1 (row 0 only for h, c)
     target: np.ndarray  # (T+2,) class numbers, rows 1..T
-    adjoint: dict[str, np.ndarray]  # h, o, a -> (T+2, n)
-    grads: dict[str, np.ndarray]  # U, W, V, b, c, h0: the true gradient
+    adjoint: dict[str, np.ndarray]  # every quantity but y -> (T+2, n): ∇_{q_t} L
+    grads: dict[str, np.ndarray]  # the blocks, h0 (, c0): the true gradient (rnn_num)
+    model: Model = CANONICAL
+    engine: Engine | None = None
 
     def size(self, quantity: str) -> int:
-        return getattr(self, _QUANTITY_SIZE[quantity])
+        if quantity == "y":
+            return self.n_y
+        return self.series[quantity].shape[1]
+
+    def jacobian(self, num: str, n: int, den: str, d: int) -> np.ndarray:
+        return self.engine.jacobian(num, n, den, d)
+
+    def step_gradient(self, name: str, t: int, s: int) -> np.ndarray:
+        if t > self.T or s > self.T:
+            return np.zeros(self.size(name))
+        return self.engine.step_gradient(name, t, s)
+
+    @property
+    def loss_steps(self) -> tuple[int, ...]:
+        return self.engine.steps
 
 
-def build_context(T: int, n_x: int, n_h: int, n_y: int, seed: int) -> Context:
-    """A test case from rnn_num: random parameters with nonzero biases, h0 ≠ 0, targets."""
+def reference_gradients(
+    model: Model,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The true gradient of every block (and h0, c0), from rnn_num, the project's reference."""
     import rnn_num
 
-    params = dict(rnn_num.init_params(n_x, n_h, n_y, seed=seed))
+    if model == CANONICAL:
+        _, grads = rnn_num.loss_and_grads(params, x, y, h0=h0)
+        return grads
+    # the initial states are arguments here (h0 ≠ 0 so that no term vanishes); the model's
+    # h0 option only says how a batch shares them, which no formula depends on
+    shared = model.replace(h0="shared")
+    _, grads = rnn_num.loss_and_grads(params, x, y, h0=h0, c0=c0, model=shared)
+    return grads
+
+
+def build_context(
+    T: int, n_x: int, n_h: int, n_y: int, seed: int, model: Model | None = None
+) -> Context:
+    """A test case: random parameters with nonzero biases, h0 (and c0) ≠ 0, targets; the
+    true gradients from rnn_num (`reference_gradients`)."""
+    import rnn_num
+
+    m = CANONICAL if model is None else model
+    n_out = n_y if m.has_output_layer else None
+    params = dict(rnn_num.init_params(n_x, n_h, n_out, seed=seed, model=m))
     rng = np.random.default_rng(10_000 + seed)
     # nonzero biases and h0 so that no term can vanish by accident
-    params["b"] = rng.normal(0.0, 0.5, n_h)
-    params["c"] = rng.normal(0.0, 0.5, n_y)
-    params["W"] = params["W"] * 1.3  # a clearly non-symmetric, not-too-small recurrence
+    blocks = m.blocks(n_x, n_h, n_out)
+    for block in blocks:
+        if block.role in ("bias", "output-bias"):
+            params[block.name] = rng.normal(0.0, 0.5, block.shape)
+    for block in blocks:
+        if block.role == "recurrent":  # a clearly non-symmetric, not-too-small recurrence
+            params[block.name] = params[block.name] * 1.3
     x = rng.normal(0.0, 1.0, (T, n_x))
-    y = rng.integers(0, n_y, T)
+    steps = m.loss_steps(T)
+    width = n_h if m.head == "given" else n_y
+    targets = np.zeros((T + 2, width))
+    classes = np.zeros(T + 2, dtype=int)
+    if m.head == "softmax-ce":
+        drawn = rng.integers(0, n_y, T)
+        y = drawn if m.task == "many-to-many" else drawn[steps[0] - 1]
+        for s in steps:
+            classes[s] = drawn[s - 1]
+            targets[s, drawn[s - 1]] = 1.0
+    else:
+        if m.head == "given":
+            drawn = rng.normal(0.0, 1.0, (T, width))  # ∂L/∂h_t for every t
+        else:
+            drawn = rng.normal(0.0, 1.0, (len(steps), width))
+        for k, s in enumerate(steps):
+            targets[s] = drawn[s - 1] if m.head == "given" else drawn[k]
+        y = drawn if m.task == "many-to-many" or m.head == "given" else drawn[0]
     h0 = rng.normal(0.0, 0.5, n_h)
-    result = rnn_num.backward(params, x, y, h0=h0)
-    fwd = result.forward
+    c0 = rng.normal(0.0, 0.5, n_h) if m.cell == "lstm" else None
+    params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    engine = Engine(m, params, x, h0, c0, targets[: T + 1])
+    grads = reference_gradients(m, params, x, y, h0, c0)
 
-    def padded(rows: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
-        n = rows.shape[1]
-        out = np.zeros((T + 2, n))
-        out[1 : T + 1] = rows
-        if first is not None:
-            out[0] = first
-        return out
-
-    onehot = np.zeros((T, n_y))
-    onehot[np.arange(T), y] = 1.0
-    target = np.zeros(T + 2, dtype=int)
-    target[1 : T + 1] = y
-    d_h = np.zeros((T + 2, n_h))
-    d_h[: T + 1] = result.d_h
+    names = [k for k in engine.vals[1] if k != "lin_n"]
+    series: dict[str, np.ndarray] = {}
+    for name in names:
+        out = np.zeros((T + 2, engine.size(name)))
+        for t in range(0 if name in _STATES else 1, T + 1):
+            out[t] = engine.vals[t][name]
+        series[name] = out
+    if m.head in ("softmax-ce", "mse"):
+        series["y"] = targets
+    adjoint: dict[str, np.ndarray] = {}
+    for name in names:
+        out = np.zeros((T + 2, engine.size(name)))
+        for t in range(0 if name in _STATES else 1, T + 1):
+            out[t] = engine.adjoint(name, t)
+        adjoint[name] = out
     return Context(
         T=T,
         n_x=n_x,
         n_h=n_h,
         n_y=n_y,
         seed=seed,
-        params={k: np.asarray(v, dtype=float) for k, v in params.items()},
-        series={
-            "x": padded(x),
-            "h": padded(fwd.h, np.asarray(fwd.h0)),
-            "a": padded(fwd.a),
-            "o": padded(fwd.o),
-            "yhat": padded(fwd.y_hat),
-            "y": padded(onehot),
-        },
-        target=target,
-        adjoint={"h": d_h, "o": padded(result.d_o), "a": padded(result.d_a)},
-        grads={k: np.asarray(v, dtype=float) for k, v in result.grads.items()},
+        params=params,
+        series=series,
+        target=classes,
+        adjoint=adjoint,
+        grads={k: np.asarray(v, dtype=float) for k, v in grads.items()},
+        model=m,
+        engine=engine,
     )
 
 
@@ -213,6 +281,11 @@ class Evaluator:
         if isinstance(node, A.Mul):
             return self.index(node.left, env) * self.index(node.right, env)
         if isinstance(node, A.Target):
+            if self.ctx.model.head != "softmax-ce":
+                raise A.FormulaError(
+                    f"{node.src or 'y_t'}: with head={self.ctx.model.head} the target y_t is a "
+                    "real vector, not a class number: 𝟙_{i=y_t} needs head=softmax-ce"
+                )
             t = self.index(node.time, env)
             self._check_time("y", t, node)
             return int(self.ctx.target[t]) + 1  # classes are numbered from 1 like components
@@ -244,7 +317,7 @@ class Evaluator:
 
     def _check_time(self, name: str, t: int, node: A.Node, time: A.Node | None = None) -> None:
         T = self.ctx.T
-        first = 0 if name == "h" else 1
+        first = 0 if name in _STATES else 1
         last = T if name in ("x", "y") else T + 1
         if self.strict_end and time is not None and not A.free_indices(time) & set(self._summing):
             last = T
@@ -253,6 +326,12 @@ class Evaluator:
             raise A.RangeError(
                 f"{node.src or word}: {word}_{{{t}}} does not exist; {word}_t is defined for "
                 f"t = {first} … {T} (here T = {T})"
+            )
+        if name == "y" and t not in self.ctx.loss_steps:
+            steps = self.ctx.loss_steps
+            raise A.RangeError(
+                f"{node.src or 'y'}: y_{{{t}}} does not exist: task={self.ctx.model.task_text} "
+                f"has a target only at t = {', '.join(map(str, steps))} (here T = {T})"
             )
 
     def _component(self, v: Val, comp: tuple[A.Node, ...], env, node: A.Node) -> Val:
@@ -282,10 +361,6 @@ class Evaluator:
 
     def _adjoint(self, q: str, t: int, node) -> np.ndarray:
         self._check_time(q, t, node, node.time)
-        if q == "yhat":
-            if t > self.ctx.T:
-                return np.zeros(self.ctx.n_y)
-            return -self.ctx.series["y"][t] / self.ctx.series["yhat"][t]
         return self.ctx.adjoint[q][t]
 
     def v_Grad(self, node: A.Grad, env) -> Val:
@@ -296,58 +371,18 @@ class Evaluator:
         s = self.index(node.step, env)
         self._check_time("o", s, node, node.step)
         self._check_time(node.quantity, t, node, node.time)
-        ctx = self.ctx
-        g_s = ctx.series["yhat"][s] - ctx.series["y"][s] if s <= ctx.T else np.zeros(ctx.n_y)
-        if node.quantity == "yhat":
-            data = -ctx.series["y"][s] / ctx.series["yhat"][s] if s == t else np.zeros(ctx.n_y)
-        else:
-            jac = self._jacobian("o", s, node.quantity, t)
-            data = jac.T @ g_s
+        data = self.ctx.step_gradient(node.quantity, t, s)
         return self._component(_mat(data, node.src), node.comp, env, node)
 
-    def _jh(self, n: int, d: int) -> np.ndarray:
-        """∂h_n/∂h_d = J_n J_{n-1} … J_{d+1}, J_m = diag(1 − h_m²) W (zero if n < d)."""
-        ctx = self.ctx
-        if n < d:
-            return np.zeros((ctx.n_h, ctx.n_h))
-        out = np.eye(ctx.n_h)
-        for m in range(n, d, -1):
-            self.work += 1
-            out = out @ ((1 - ctx.series["h"][m] ** 2)[:, None] * ctx.params["W"])
-        return out
-
     def _jacobian(self, num: str, n: int, den: str, d: int) -> np.ndarray:
-        ctx = self.ctx
-        size = {q: ctx.size(q) for q in _QUANTITY_SIZE}
-        if num == den and n == d:
-            return np.eye(size[num])
-        D = lambda m: np.diag(1 - ctx.series["h"][m] ** 2)  # noqa: E731
-        # the right factor: from `den` at time d to h at time d
-        if den == "h":
-            right, start = np.eye(ctx.n_h), d
-        elif den == "a":
-            right, start = D(d), d
-        elif den == "x":
-            right, start = D(d) @ ctx.params["U"], d
-        else:  # o or ŷ below: only the same-time output layer depends on them
-            if num == "yhat" and den == "o" and n == d:
-                p = ctx.series["yhat"][n]
-                return np.diag(p) - np.outer(p, p)
-            return np.zeros((size[num], size[den]))
-        if num == "h":
-            left, end = np.eye(ctx.n_h), n
-        elif num == "a":
-            left, end = ctx.params["W"], n - 1
-        elif num == "o":
-            left, end = ctx.params["V"], n
-        elif num == "yhat":
-            p = ctx.series["yhat"][n]
-            left, end = (np.diag(p) - np.outer(p, p)) @ ctx.params["V"], n
-        else:  # x and y depend on nothing
-            return np.zeros((size[num], size[den]))
-        if end < start:
-            return np.zeros((size[num], size[den]))
-        return left @ self._jh(end, start) @ right
+        """∂num_n/∂den_d of the model (numerator layout), zero where num_n does not
+        depend on den_d; past the end (step T+1) the zero padding of a gradient formula."""
+        if n > self.ctx.T or d > self.ctx.T:
+            if num == den and n == d:
+                return np.eye(self.ctx.size(num))
+            return np.zeros((self.ctx.size(num), self.ctx.size(den)))
+        self.work += 1
+        return self.ctx.jacobian(num, n, den, d)
 
     def v_Jacobian(self, node: A.Jacobian, env) -> Val:
         n = self.index(node.num_time, env)
@@ -524,6 +559,29 @@ class Evaluator:
             return Val("ones", v.data**2, node.src)
         return Val(v.kind, v.data**2 if v.kind == "scalar" else v.data, node.src)
 
+    def v_Power(self, node: A.Power, env) -> Val:
+        k = self.index(node.exponent, env)
+        if k < 0:
+            raise A.FormulaError(f"{node.src}: the power {k} is negative (a power is 0, 1, 2, …)")
+        v = self.value(node.operand, env)
+        if v.kind == "mat":
+            rows, cols = v.data.shape
+            if rows != cols:
+                raise A.ShapeError(
+                    f"{_paren(node.operand.src)} is {_shape(v)}: a power needs a square matrix"
+                )
+            self.work += k
+            if self.work > MAX_WORK:
+                raise A.FormulaError("the formula takes too much work to evaluate (a huge power?)")
+            return _mat(np.linalg.matrix_power(v.data, k), node.src)
+        if v.kind == "scalar":
+            return _scalar(v.data**k, node.src)
+        if v.kind == "eye":
+            return Val("eye", v.data**k, node.src)
+        if v.kind == "zero":
+            return Val("eye", 1.0, node.src) if k == 0 else v
+        raise A.ShapeError(f"{node.src}: a power of a vector of ones is not defined")
+
     def v_Func(self, node: A.Func, env) -> Val:
         v = self.value(node.operand, env)
         name = node.name
@@ -544,10 +602,10 @@ class Evaluator:
             raise A.ShapeError(f"{node.src}: cannot tell the size of the argument of {name}")
         data = np.asarray(v.data, dtype=float)
         with np.errstate(all="ignore"):
-            if name == "tanh":
-                out = np.tanh(data)
-            elif name == "dtanh":
-                out = 1 - np.tanh(data) ** 2
+            if name in _ACTIVATIONS:
+                out = activation(name, data)
+            elif name.startswith("d") and name[1:] in _ACTIVATIONS:
+                out = activation_derivative(name[1:], data)
             elif name == "exp":
                 out = np.exp(data)
             elif name == "log":

@@ -1,9 +1,10 @@
 """`check_formula`: is a gradient written in the LaTeX dialect right?
 
 The formula is evaluated on a battery of small cases (T = 1 … 5, n_x ≠ n_h ≠ n_y, a
-non-symmetric W, h0 ≠ 0, several seeds) and compared with the true gradient from `rnn_num`.
+non-symmetric W, h0 ≠ 0, several seeds) of the model it is about (`model=`, an rnn_spec
+model; the canonical one by default) and compared with the true gradient from `rnn_num`.
 The verdict is CORRECT, WRONG (with the largest relative error, a small counterexample and a
-diagnosis from `_mutations`) or ILL-FORMED (unparsable, unknown symbol, shapes that do not
+diagnosis from `_mutations` and `_model_references`) or ILL-FORMED (unparsable, unknown symbol, shapes that do not
 conform: the sub-expressions and both shapes).
 """
 
@@ -15,16 +16,18 @@ import itertools
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn_check import _ast as A
 from rnn_check._evaluate import Context, Evaluator, build_context, free_indices
-from rnn_check._mutations import REFERENCES, mutants
-from rnn_check._notation import Notation, get_notation
+from rnn_check._model_references import model_mutants, references
+from rnn_check._notation import LSTM_LOGITS, Notation, for_model, get_notation
 from rnn_check._parser import block_of, parse_expression, parse_formula
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
+from rnn_spec import CANONICAL, Model, parse_model
 
 # (T, n_x, n_h, n_y, seed): sizes all different so that a missing transpose cannot hide
 BATTERY: tuple[tuple[int, int, int, int, int], ...] = (
@@ -58,13 +61,41 @@ BLOCK_TITLES = {
 }
 
 
+Case = tuple[int, int, int, int, int]
+
+
+def _fit(case: Case, model: Model) -> Case:
+    """The case with a sequence long enough for the model's task (step=K needs T ≥ K)."""
+    T, n_x, n_h, n_y, seed = case
+    if model.task == "step" and T < model.step:
+        T = model.step + (T - 1) % 3  # still several lengths, all ≥ K
+    return (T, n_x, n_h, n_y, seed)
+
+
 @functools.cache
-def _context(case: tuple[int, int, int, int, int]) -> Context:
-    return build_context(*case)
+def _battery(model: Model, cases: tuple[Case, ...] | None = None) -> tuple[Case, ...]:
+    return tuple(_fit(c, model) for c in (BATTERY if cases is None else cases))
 
 
-def _title(block: str) -> str:
-    return BLOCK_TITLES.get(block, f"∇_{block} L")
+@functools.cache
+def _context(case: Case, model: Model = CANONICAL) -> Context:
+    return build_context(*case, model=model)
+
+
+_QUANTITY_WORDS = {"yhat": "\\hat y", **{f"gate_{g}": g for g in "ifgorzn"}}
+
+
+def _title(block: str, model: Model = CANONICAL) -> str:
+    if block in BLOCK_TITLES and not (block == "o_t" and model.cell == "lstm"):
+        return BLOCK_TITLES[block]
+    if block == "c0":
+        return "∇_{c_0} L"
+    if block.endswith("_t"):
+        q = block[:-2]
+        letter = LSTM_LOGITS if q == "o" else _QUANTITY_WORDS.get(q, q)
+        return f"∇_{{{letter}_t}} L"
+    base, _, sub = block.partition("_")
+    return f"∇_{{{base}_{{{sub}}}}} L" if sub else f"∇_{block} L"
 
 
 class _WrtError(A.FormulaError):
@@ -78,14 +109,19 @@ def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
     if not isinstance(wrt, str):
         raise A.FormulaError(f"wrt must be a string such as 'W' or 'h_t', not {wrt!r}")
     text = wrt.strip()
+    model = notation.model
     if not text:
         letters = {}
         for letter, canonical in notation.params.items():
             letters.setdefault(canonical, letter)  # the notation's first letter for each
-        names = [letters[p] for p in A.PARAMS if p in letters] + ["h0", "h_t", "o_t", "a_t"]
+        steps = ["h_t", "o_t", "a_t"] if model.cell == "rnn" else ["h_t", "c_t"]
+        names = [letters[p] for p in model.block_names() if p in letters]
+        names += list(model.initial_states) + steps
         raise _WrtError(f"--wrt is empty; give one of {', '.join(names)}")
     if text in ("h0", "h_0", "h(0)"):
         return "h0", None
+    if text in ("c0", "c_0", "c(0)") and model.cell == "lstm":
+        return "c0", None
     if text == "identity":
         return "identity", None
     # W_aa, b_y, w_hh: a multi-letter subscript belongs to the name
@@ -100,20 +136,43 @@ def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
     if found is None and notation.key != "canonical":
         # a name the notation does not have: read it in the canonical letters
         try:
-            found = block_of(parse_expression(text, "canonical"))
+            found = block_of(parse_expression(text, for_model(get_notation("canonical"), model)))
         except A.FormulaError:
             pass
     if found is None:
+        steps = "h_t or o_t" if model.cell == "rnn" else "h_t or c_t"
         raise _WrtError(
             f"--wrt {wrt!r} is not a block{': ' + str(first_error) if first_error else ''}; give a "
-            f"parameter ({', '.join(sorted(notation.params))}), h0, or a per-step adjoint such "
-            "as h_t or o_t"
+            f"block of the model ({', '.join(model.gradient_names())}; in this notation "
+            f"{', '.join(sorted(notation.params))}), or a per-step adjoint such as {steps}"
         )
     return found
 
 
+_ROLE_SHAPES = {
+    "input": ("n_h", "n_x"),
+    "recurrent": ("n_h", "n_h"),
+    "output": ("n_y", "n_h"),
+    "bias": ("n_h",),
+    "output-bias": ("n_y",),
+}
+
+
+def _shape_names(block: str, model: Model) -> tuple[str, ...]:
+    """The block's shape in size names: ('n_h', 'n_x') for U, ('n_y',) for o_t."""
+    if block in BLOCK_SHAPES and model.cell == "rnn" and block in model.gradient_names():
+        return BLOCK_SHAPES[block]
+    for b in model.blocks(1, 1, 1 if model.has_output_layer else None):
+        if b.name == block:
+            return _ROLE_SHAPES[b.role]
+    if block in ("h0", "c0"):
+        return ("n_h",)
+    q = block[:-2]
+    return {"x": ("n_x",), "o": ("n_y",), "yhat": ("n_y",)}.get(q, ("n_h",))
+
+
 def _dims(block: str, ctx: Context) -> tuple[int, ...]:
-    return tuple(getattr(ctx, n) for n in BLOCK_SHAPES[block])
+    return tuple(getattr(ctx, n) for n in _shape_names(block, ctx.model))
 
 
 @dataclass(frozen=True)
@@ -122,6 +181,7 @@ class _Target:
     time_var: str | None  # per-step block as a function of this index (t = 1 … T)
     components: tuple[str, ...]  # free index letters naming rows (and columns)
     fixed_time: A.Node | None = None  # per-step block at one time only (∇_{h_T}L)
+    model: Model = CANONICAL
 
 
 def _same_block(answer: A.Answer, block: str, time: A.Node | None) -> bool:
@@ -139,7 +199,9 @@ def _time_key(time: A.Node | None):
     return time
 
 
-def _choose_answer(program: A.Program, block: str | None, time: A.Node | None = None) -> A.Answer:
+def _choose_answer(
+    program: A.Program, block: str | None, time: A.Node | None = None, model: Model = CANONICAL
+) -> A.Answer:
     answers = program.answers
     if not answers:
         raise A.FormulaError("the text only defines symbols: add the gradient itself")
@@ -150,8 +212,8 @@ def _choose_answer(program: A.Program, block: str | None, time: A.Node | None = 
         undeclared = [a for a in answers if a.declared is None]
         if undeclared:
             return undeclared[-1]
-        stated = ", ".join(_title(a.declared) for a in answers)
-        raise A.FormulaError(f"the formula states {stated}, not {_title(block)}")
+        stated = ", ".join(_title(a.declared, model) for a in answers)
+        raise A.FormulaError(f"the formula states {stated}, not {_title(block, model)}")
     return answers[-1]
 
 
@@ -166,7 +228,9 @@ def _walk_bound(root: A.Node):
             stack.append((child, inner if child is getattr(node, "body", None) else bound))
 
 
-def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
+def _target(
+    answer: A.Answer, block: str, time: A.Node | str | None, model: Model = CANONICAL
+) -> _Target:
     free = free_indices(answer.body)
     fixed_time = None
     time_var = time if isinstance(time, str) else None
@@ -191,7 +255,7 @@ def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
                 if not summed:
                     raise A.FormulaError(
                         f"index {var} is free in {answer.body.src or 'the formula'}: "
-                        f"{_title(block)} does not depend on a step, so sum over it, as in "
+                        f"{_title(block, model)} does not depend on a step, so sum over it, as in "
                         f"\\sum_{{{var}=1}}^{{T}} …"
                     )
                 raise A.FormulaError(
@@ -199,16 +263,16 @@ def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
                     "covers only the product right after it, so put its terms in brackets, "
                     f"as in \\sum_{var} (\\hat y_{var} - y_{var})"
                 )
-    rank = len(BLOCK_SHAPES[block])
+    rank = len(_shape_names(block, model))
     if free and len(free) > rank:
         raise A.FormulaError(
             f"indices {', '.join(sorted(free))} are free in {answer.body.src or 'the formula'}: "
-            f"{_title(block)} has {rank} index{'es' if rank > 1 else ''}; "
+            f"{_title(block, model)} has {rank} index{'es' if rank > 1 else ''}; "
             "bind the others with a sum"
         )
     if free and len(free) < rank:
         raise A.FormulaError(
-            f"{_title(block)} is a matrix: a formula for one entry needs two free indices "
+            f"{_title(block, model)} is a matrix: a formula for one entry needs two free indices "
             f"(rows, columns), found only {', '.join(sorted(free))}"
         )
     if answer.components and free and set(answer.components) != free:
@@ -220,7 +284,7 @@ def _target(answer: A.Answer, block: str, time: A.Node | str | None) -> _Target:
         order = answer.components  # ∂L/∂W_{ji} = …: the left side says which is the row
     else:
         order = tuple(sorted(free)) if free != {"i", "j"} else ("i", "j")
-    return _Target(block, time_var, order, fixed_time)
+    return _Target(block, time_var, order, fixed_time, model)
 
 
 def evaluate_block(
@@ -258,18 +322,20 @@ def _evaluate_block(
                 value = evaluator.value(answer.body, inner)
                 if value.kind != "scalar":
                     raise A.ShapeError(
-                        f"one entry of {_title(target.block)} must be a scalar, but "
+                        f"one entry of {_title(target.block, ctx.model)} must be a scalar, but "
                         f"{answer.body.src or 'the formula'} is not"
                     )
                 out[entry] = value.data
         else:
             value = evaluator.value(answer.body, env)
-            out = _as_block(value, dims, target.block, answer.body.src)
+            out = _as_block(value, dims, target.block, answer.body.src, ctx.model)
         results.append(out)
     return np.stack(results) if target.time_var else results[0]
 
 
-def _as_block(value, dims: tuple[int, ...], block: str, src: str) -> np.ndarray:
+def _as_block(
+    value, dims: tuple[int, ...], block: str, src: str, model: Model = CANONICAL
+) -> np.ndarray:
     if value.kind == "zero":
         return np.zeros(dims)
     shape = (dims[0], dims[1] if len(dims) == 2 else 1)
@@ -283,9 +349,9 @@ def _as_block(value, dims: tuple[int, ...], block: str, src: str) -> np.ndarray:
         return np.zeros(dims)
     got = f"{value.data.shape[0]}×{value.data.shape[1]}" if value.kind == "mat" else "a scalar"
     want = "×".join(str(d) for d in shape)
-    names = "×".join(BLOCK_SHAPES[block]) + ("" if len(dims) == 2 else "×1")
+    names = "×".join(_shape_names(block, model)) + ("" if len(dims) == 2 else "×1")
     raise A.ShapeError(
-        f"the formula {src or ''} is {got} but {_title(block)} is {want} ({names})".replace(
+        f"the formula {src or ''} is {got} but {_title(block, model)} is {want} ({names})".replace(
             "formula  is", "formula is"
         ),
         failure=("result", got, want),
@@ -302,7 +368,7 @@ def _truth(target: _Target, ctx: Context) -> np.ndarray:
     block = target.block
     if block in ctx.grads:
         return np.asarray(ctx.grads[block], dtype=float).reshape(_dims(block, ctx))
-    q = block[0]
+    q = block[:-2]
     if target.fixed_time is not None:
         return np.asarray(ctx.adjoint[q][Evaluator(ctx).index(target.fixed_time, {})])
     return np.asarray(ctx.adjoint[q][1 : ctx.T + 1])
@@ -342,21 +408,27 @@ def check_formula(
     wrt: str | None = None,
     notation: str = "canonical",
     *,
+    model: Model | Mapping[str, object] | str | None = None,
     diagnose: bool = True,
     tolerance: float = TOLERANCE,
 ) -> Verdict:
     """Judge a hand-written gradient formula (the dialect of docs/dialect.md).
 
     `wrt` names the block in the notation's letters (W, U, V, b, c, h0, h_t, o_t, a_t; with
-    notation "002" e.g. W_aa); it may be omitted when the formula says `\\nabla_W L = …`.
+    notation "002" e.g. W_aa; W_f, c_t, f_t for an LSTM); it may be omitted when the formula
+    says `\\nabla_W L = …`. `model` (an rnn_spec Model, a mapping or the CLI text
+    "cell=lstm,biases=torch"; None: the canonical model) fixes the reference gradients, the
+    letters that exist and what they mean (f'(a_t), ∂h_t/∂h_{t-1}, ∇_{o_t}L, the 1/T).
     Unparsable text, an unknown symbol or non-conforming shapes give ILL-FORMED, never an
-    exception.
+    exception; a model that does not exist raises rnn_spec.ModelError (a ValueError naming
+    the key, the value and the fix), as a bad tolerance raises.
     """
     _check_tolerance(tolerance)
+    m = parse_model(model)
     # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
     with np.errstate(all="ignore"):
         try:
-            return _check_formula(text, wrt, notation, diagnose, tolerance)
+            return _check_formula(text, wrt, notation, diagnose, tolerance, m)
         except RecursionError:
             return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
 
@@ -375,14 +447,14 @@ def _check_tolerance(tolerance: object) -> None:
 
 
 def _check_formula(
-    text: str, wrt: str | None, notation: str, diagnose: bool, tolerance: float
+    text: str, wrt: str | None, notation: str, diagnose: bool, tolerance: float, model: Model
 ) -> Verdict:
     try:
-        table = get_notation(notation)
+        table = for_model(get_notation(notation), model)
         # the caller's --wrt first, so a mistake there is not mixed up with the formula's
         block, time = _wrt_block(wrt, table) if wrt is not None else (None, None)
         program = parse_formula(text, table)
-        answer = _choose_answer(program, block, time)
+        answer = _choose_answer(program, block, time, model)
         if answer.declared == "identity" and block in (None, "identity"):
             return _check_identity(program, answer, table, tolerance)
         if block is None:
@@ -393,15 +465,27 @@ def _check_formula(
                 )
         elif answer.declared == block and time is not None and answer.declared_time is not None:
             time = answer.declared_time  # the formula's own letter for the step
-        target = _target(answer, block, time)
+        _check_block_exists(block, model)
+        _check_declared_step(answer, model)
+        target = _target(answer, block, time, model)
     except A.FormulaError as error:
         return _ill_formed(error)
     except ValueError as error:  # an unknown notation key
         return _ill_formed(A.FormulaError(str(error)))
 
+    battery = _battery(model)
+    try:
+        _context(battery[0], model)
+    except NotImplementedError as error:  # rnn_num has no kernel for the cell here
+        return Verdict(
+            Status.ILL_FORMED,
+            "ILL-FORMED: no reference gradients for this model",
+            detail=f"{error} (the formula itself was read fine)",
+            extra={"error": "reference"},
+        )
     actual: list[np.ndarray] = []
-    for case in BATTERY:
-        ctx = _context(case)
+    for case in battery:
+        ctx = _context(case, model)
         try:
             actual.append(evaluate_block(program, answer, target, ctx))
         except A.ShapeError as error:
@@ -416,28 +500,33 @@ def _check_formula(
             return _ill_formed(error, case)
 
     errors = [
-        _rel_error(a, _truth(target, _context(c))) for a, c in zip(actual, BATTERY, strict=True)
+        _rel_error(a, _truth(target, _context(c, model)))
+        for a, c in zip(actual, battery, strict=True)
     ]
     extra = {
         "wrt": block,
         "notation": table.key,
-        "cases": len(BATTERY),
+        "model": str(model),
+        "cases": len(battery),
         "max_rel_error": max(errors),
     }
     worst = int(np.argmax(errors))
-    worst_entry = _entry(actual[worst], _truth(target, _context(BATTERY[worst])))
+    worst_entry = _entry(actual[worst], _truth(target, _context(battery[worst], model)))
     block_error = BlockError(block, errors[worst], *worst_entry)
+    lengths = sorted({c[0] for c in battery})
+    in_model = "" if model == CANONICAL else f" in the model {model.short()}"
     if max(errors) <= tolerance:
         return Verdict(
             Status.CORRECT,
-            f"CORRECT: {_title(block)} matches the reference on all {len(BATTERY)} cases "
-            f"(T = 1 … 5; largest relative error {max(errors):.1e})",
+            f"CORRECT: {_title(block, model)} matches the reference{in_model} on all "
+            f"{len(battery)} cases (T = {lengths[0]} … {lengths[-1]}; largest relative error "
+            f"{max(errors):.1e})",
             errors=(block_error,),
             extra=extra,
         )
     first = next(i for i, e in enumerate(errors) if e > tolerance)
-    case = BATTERY[first]
-    index, expected, got = _entry(actual[first], _truth(target, _context(case)))
+    case = battery[first]
+    index, expected, got = _entry(actual[first], _truth(target, _context(case, model)))
     T, n_x, n_h, n_y, seed = case
     counterexample = Counterexample(T, n_x, n_h, n_y, seed, None, block, index, expected, got)
     diagnosis: tuple[str, ...] = ()
@@ -448,7 +537,7 @@ def _check_formula(
     extra["diagnosis_rules"] = list(diagnosis)
     where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
     summary = (
-        f"WRONG: {_title(block)} differs from the reference (largest relative error "
+        f"WRONG: {_title(block, model)} differs from the reference{in_model} (largest relative error "
         f"{max(errors):.3g}); e.g. T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}: "
         f"{where} is {got:.6g}, should be {expected:.6g}"
     )
@@ -464,6 +553,41 @@ def _check_formula(
     )
 
 
+def _check_block_exists(block: str, model: Model) -> None:
+    names = model.gradient_names()
+    if block in names or block.endswith("_t"):
+        return
+    raise _WrtError(
+        f"{block} is not a block of the model ({model.short()}); its blocks are {', '.join(names)}"
+    )
+
+
+def _loss_words(model: Model) -> str:
+    if model.task == "many-to-many":
+        return "Σ_t L_t (task=many-to-many)"
+    if model.task == "many-to-one":
+        return "L_T alone (task=many-to-one)"
+    return f"L_{model.step} alone (task=step={model.step})"
+
+
+def _check_declared_step(answer: A.Answer, model: Model) -> None:
+    """∂E_3/∂W = … states the gradient of step 3's loss alone: the model must say so."""
+    step = answer.declared_step
+    if step is None:
+        return
+    if isinstance(step, A.Length) and model.task == "many-to-one":
+        return
+    if isinstance(step, A.Num) and model.task == "step" and step.value == model.step:
+        return
+    said = A.to_latex(step)
+    fix = "task=many-to-one" if isinstance(step, A.Length) else f"task=step={said}"
+    raise A.FormulaError(
+        f"the left side differentiates the loss of step {said} alone (L_{{{said}}}), but the "
+        f"model's loss is {_loss_words(model)}. Fix: --model {fix}"
+        + ("" if model == CANONICAL else f" (with the other options: {model.short()})")
+    )
+
+
 def _entry(actual: np.ndarray, expected: np.ndarray) -> tuple[tuple[int, ...], float, float]:
     diff = np.abs(actual - expected)
     index = np.unravel_index(int(np.argmax(diff)), diff.shape)
@@ -475,9 +599,9 @@ def _entry(actual: np.ndarray, expected: np.ndarray) -> tuple[tuple[int, ...], f
 
 def _values(program: A.Program, answer: A.Answer, target: _Target, cases) -> list | None:
     out = []
-    for case in cases:
+    for case in _battery(target.model, tuple(cases)):
         try:
-            out.append(evaluate_block(program, answer, target, _context(case)))
+            out.append(evaluate_block(program, answer, target, _context(case, target.model)))
         except A.FormulaError:
             return None
     return out
@@ -491,12 +615,16 @@ def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 
 
 @functools.cache
-def _reference_programs(block: str) -> tuple[tuple[A.Program, A.Answer, _Target], ...]:
+def _reference_programs(
+    block: str, model: Model = CANONICAL
+) -> tuple[tuple[A.Program, A.Answer, _Target], ...]:
+    """The correct formulas of the block in the model (parsed), whose mutations diagnose."""
     out = []
-    for text in REFERENCES[block]:
-        program = parse_formula(text, "canonical")
-        answer = program.answers[0]
-        out.append((program, answer, _target(answer, block, None)))
+    table = for_model(get_notation("canonical"), model)
+    for text in references(model).get(block, ()):
+        program = parse_formula(text, table)
+        answer = program.answers[-1]
+        out.append((program, answer, _target(answer, block, None, model)))
     return tuple(out)
 
 
@@ -516,7 +644,7 @@ def _with_shape_diagnosis(
     """Add the recognised mistakes to a shape error: the mutations of a correct formula that
     fail the same way (`_same_failure`), then those that give the user's values on cases
     where all sizes are equal, so that a missing transpose conforms."""
-    if target.block not in REFERENCES:
+    if not references(target.model).get(target.block):
         return verdict
     by_failure = _same_failure(program, answer, target)
     by_values: tuple[str, ...] = ()
@@ -540,9 +668,9 @@ def _failures(program: A.Program, answer: A.Answer, target: _Target) -> list | N
     """How the formula fails on each of SHAPE_CASES: (failure, operands) of its shape error,
     or None where it evaluates; None overall when it fails in another way somewhere."""
     out = []
-    for case in SHAPE_CASES:
+    for case in _battery(target.model, SHAPE_CASES):
         try:
-            evaluate_block(program, answer, target, _context(case))
+            evaluate_block(program, answer, target, _context(case, target.model))
         except A.ShapeError as error:
             if not error.failure:
                 return None
@@ -590,8 +718,8 @@ def _same_failure(program: A.Program, answer: A.Answer, target: _Target) -> tupl
     if user is None or all(f is None for f in user):
         return ()
     scores: dict[str, int] = {}
-    for reference, ref_answer, _ in _reference_programs(target.block):
-        for name, mutated in mutants(ref_answer.body):
+    for reference, ref_answer, _ in _reference_programs(target.block, target.model):
+        for name, mutated in model_mutants(ref_answer.body, target.model):
             mutated_answer = A.Answer(mutated, None)
             mutated_target = _mutant_target(mutated_answer, target)
             if mutated_target is None:
@@ -623,43 +751,44 @@ def _add_diagnosis(verdict: Verdict, more: tuple[str, ...]) -> Verdict:
     )
 
 
-# the whole-model blocks a formula may be the gradient of by mistake
-_WHOLE_BLOCKS = ("U", "W", "V", "b", "c", "h0")
-
-
 def _other_block(
     program: A.Program, answer: A.Answer, target: _Target, table: Notation
 ) -> str | None:
     """'the gradient of another block (∇_V L, V in this notation)' if the formula is exactly
     the correct gradient of another block: the right answer to a different question."""
-    if target.block not in _WHOLE_BLOCKS or target.fixed_time is not None:
+    model = target.model
+    whole = model.gradient_names()  # the whole-model blocks it may be the gradient of
+    if target.block not in whole or target.fixed_time is not None:
         return None
-    for other in _WHOLE_BLOCKS:
+    for other in whole:
         if other == target.block:
             continue
         try:
-            other_target = _target(answer, other, None)
+            other_target = _target(answer, other, None, model)
         except A.FormulaError:
             continue
         values = _values(program, answer, other_target, BATTERY)
         if values is None:
             continue
-        truths = [_truth(other_target, _context(c)) for c in BATTERY]
+        truths = [_truth(other_target, _context(c, model)) for c in _battery(model)]
         if all(v.shape == t.shape for v, t in zip(values, truths, strict=True)) and all(
             _rel_error(v, t) <= TOLERANCE for v, t in zip(values, truths, strict=True)
         ):
             letters = [name for name, canonical in table.params.items() if canonical == other]
             said = letters[0] if letters and table.key != "canonical" else other
             if said != other:
-                return f"the gradient of another block: {_title(other)} ({said} in this notation)"
-            return f"the gradient of another block: {_title(other)}"
+                return (
+                    f"the gradient of another block: {_title(other, model)} ({said} in this "
+                    "notation)"
+                )
+            return f"the gradient of another block: {_title(other, model)}"
     return None
 
 
 def _mutant_target(answer: A.Answer, target: _Target) -> _Target | None:
     """The user's target for a mutated reference (references use t for the step)."""
     try:
-        ref = _target(answer, target.block, target.fixed_time or None)
+        ref = _target(answer, target.block, target.fixed_time or None, target.model)
     except A.FormulaError:
         return None
     return ref
@@ -673,13 +802,14 @@ def _diagnose(
     pairs: bool = True,
 ) -> tuple[str, ...]:
     """Rules (or pairs of rules) whose mutated reference reproduces the user's numbers."""
+    model = target.model
     screen_index = _FILTER_CASE if len(cases) > _FILTER_CASE else len(cases) - 1
     screen = [cases[screen_index]]
-    truth = [_truth(target, _context(c)) for c in cases]
+    truth = [_truth(target, _context(c, model)) for c in _battery(model, tuple(cases))]
     found: list[str] = []
     singles: list[tuple[str, A.Program, A.Answer, _Target]] = []
-    for program, answer, _ in _reference_programs(block):
-        for name, mutated in mutants(answer.body):
+    for program, answer, _ in _reference_programs(block, model):
+        for name, mutated in model_mutants(answer.body, model):
             mutated_answer = A.Answer(mutated, None)
             mutated_target = _mutant_target(mutated_answer, target)
             if mutated_target is None:
@@ -696,7 +826,7 @@ def _diagnose(
         return _most_specific(found)
     budget = MAX_PAIR_EVALUATIONS
     for first_name, program, first_answer, _ in singles:
-        for second_name, mutated in mutants(first_answer.body):
+        for second_name, mutated in model_mutants(first_answer.body, model):
             if budget <= 0:
                 return tuple(found)
             budget -= 1
@@ -767,8 +897,10 @@ def _check_identity(
                 value = getattr(node, attr, None)
                 if isinstance(value, A.Node):
                     timed |= A.free_indices(value)
-    for case in BATTERY:
-        ctx = _context(case)
+    model = table.model
+    battery = _battery(model)
+    for case in battery:
+        ctx = _context(case, model)
         ranges = [
             range(ctx.T + 1) if var in timed else range(1, max(ctx.n_x, ctx.n_h, ctx.n_y) + 1)
             for var in free
@@ -819,13 +951,13 @@ def _check_identity(
     extra = {
         "wrt": "identity",
         "notation": table.key,
-        "cases": len(BATTERY),
+        "cases": len(battery),
         "max_rel_error": error,
     }
     if first_bad is None:
         return Verdict(
             Status.CORRECT,
-            f"CORRECT: the identity holds on all {len(BATTERY)} cases at every step where "
+            f"CORRECT: the identity holds on all {len(battery)} cases at every step where "
             f"all its quantities exist ({checked} checks; largest relative error {error:.1e})",
             errors=(block_error,),
             extra=extra,
@@ -833,7 +965,7 @@ def _check_identity(
     _, case, env, index, expected, got = first_bad
     T, n_x, n_h, n_y, seed = case
     steps = ", ".join(f"{k} = {v}" for k, v in env.items())
-    diagnosis = _diagnose_identity(lhs, points)
+    diagnosis = _diagnose_identity(lhs, points, model)
     summary = (
         f"WRONG: the two sides differ (largest relative error {error:.3g}); e.g. T = {T}, "
         f"n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}, {steps}: entry "
@@ -852,13 +984,30 @@ def _check_identity(
     )
 
 
-def _identity_reference(lhs: A.Node) -> A.Node | None:
+def _state_jacobian_text(model: Model, m: str) -> str | None:
+    """J_m = ∂h_m/∂h_{m-1} of the Elman cell, as the notes write it for the activation."""
+    if model.cell != "rnn":
+        return None  # a gated cell's J_m has no short form the notes share
+    factor = {
+        "tanh": rf"\mathrm{{diag}}(1-h_{{{m}}}^2) ",
+        "identity": "",
+    }.get(model.activation, rf"\mathrm{{diag}}(f'(a_{{{m}}})) ")
+    return factor + "W"
+
+
+def _identity_reference(lhs: A.Node, model: Model = CANONICAL) -> A.Node | None:
     """The correct right side for the Jacobians the notes write out, in the lhs's indices."""
     if not isinstance(lhs, A.Jacobian):
         return None
+    table = for_model(get_notation("canonical"), model)
     n = A.to_latex(lhs.num_time)
+    one_step = _state_jacobian_text(model, n)
     if (lhs.num, lhs.den) == ("h", "h") and not lhs.comp and lhs.num_time == _shifted(lhs.den_time):
-        text = rf"\mathrm{{diag}}(1-h_{{{n}}}^2) W"
+        if one_step is None:
+            return None
+        text = one_step
+    elif model.head != "softmax-ce" and (lhs.num, lhs.den) == ("yhat", "o"):
+        return None
     elif (lhs.num, lhs.den) == ("yhat", "o") and lhs.num_time == lhs.den_time:
         if len(lhs.comp) == 2:
             i, j = (A.to_latex(c) for c in lhs.comp)
@@ -871,12 +1020,15 @@ def _identity_reference(lhs: A.Node) -> A.Node | None:
         # ∂h_t/∂h_k = J_t … J_{k+1}: written out, so that a product in the other order,
         # a W where Wᵀ belongs or a tanh' at the wrong step can be named
         d = A.to_latex(lhs.den_time)
-        text = rf"\prod_{{m={d}+1}}^{{{n}}} \left(\mathrm{{diag}}(1-h_m^2) W\right)"
-        body = parse_formula(text).answers[0].body
+        factor = _state_jacobian_text(model, "m")
+        if factor is None:
+            return None
+        text = rf"\prod_{{m={d}+1}}^{{{n}}} \left({factor}\right)"
+        body = parse_formula(text, table).answers[0].body
         return dataclasses.replace(body, reverse=True) if isinstance(body, A.BigOp) else None
     else:
         return None
-    return parse_formula(text).answers[0].body
+    return parse_formula(text, table).answers[0].body
 
 
 def _shifted(time: A.Node) -> A.Node:
@@ -886,18 +1038,18 @@ def _shifted(time: A.Node) -> A.Node:
     return A.Add(time, A.Num(1.0))
 
 
-def _diagnose_identity(lhs: A.Node, points) -> tuple[str, ...]:
+def _diagnose_identity(lhs: A.Node, points, model: Model = CANONICAL) -> tuple[str, ...]:
     """Rules whose mutated right side gives the user's right side at every checked step."""
-    reference = _identity_reference(lhs)
+    reference = _identity_reference(lhs, model)
     if reference is None:
         return ()
     found: list[str] = []
-    for rule, mutated in mutants(reference):
+    for rule, mutated in model_mutants(reference, model):
         if rule in found:
             continue
         for case, env, expected in points:
             try:
-                value = Evaluator(_context(case)).value(mutated, env)
+                value = Evaluator(_context(case, model)).value(mutated, env)
             except A.FormulaError:
                 break
             got = _array(value, expected)

@@ -8,17 +8,28 @@ canonical one). Surface names are normalised LaTeX: a letter `h`, a command `\\O
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+
+from rnn_spec import CANONICAL, Model
 
 
 @dataclass(frozen=True)
 class Notation:
     key: str
     title: str
-    quantities: dict[str, str]  # surface name -> x, h, a, o, yhat, y
-    params: dict[str, str]  # surface name -> U, W, V, b, c
+    quantities: dict[str, str]  # surface name -> x, h, a, o, yhat, y (and gates, c)
+    params: dict[str, str]  # surface name -> block name (U, W, V, b, c, W_f, b_ih, ...)
     lengths: tuple[str, ...]  # names of the sequence length T
     losses: tuple[str, ...]  # names of the loss (with a subscript: one step's loss)
+    # names of one step's loss l(o_t, y_t) before the reduction (∂l/∂o_t, \nabla_{o_t} l);
+    # only in a loss position: elsewhere l stays an index letter
+    step_losses: tuple[str, ...] = ("l", "\\ell")
+    # letters of the Elman activation, applied as f(a_t), f'(a_t) -> the function's name
+    functions: dict[str, str] = field(default_factory=dict)
+    # names the model does not have, with the reason (f_t in cell=rnn, c in biases=none)
+    missing: dict[str, str] = field(default_factory=dict)
+    model: Model = CANONICAL
 
     def known_names(self) -> list[str]:
         names = set(self.quantities) | set(self.params) | set(self.lengths) | set(self.losses)
@@ -50,7 +61,7 @@ NOTATIONS: dict[str, Notation] = {
             "b_{y}": "c",
         },
         ("T",),
-        ("L", "\\mathcal{L}"),
+        ("L", "\\mathcal{L}", "E"),
     ),
     "000": Notation(
         "000",
@@ -119,6 +130,21 @@ NOTATIONS: dict[str, Notation] = {
         ("T", "n"),
         ("L",),
     ),
+    "d2l": Notation(
+        "d2l",
+        "d2l.ai, Backpropagation Through Time: W_{hx}, W_{hh}, W_{qh} (U, W, V), b_h, b_q; "
+        "use with --model activation=identity,biases=none,head=generic,reduction=mean-time",
+        _CANONICAL_Q,
+        {
+            "W_{hx}": "U",
+            "W_{hh}": "W",
+            "W_{qh}": "V",
+            "b_{h}": "b",
+            "b_{q}": "c",
+        },
+        ("T",),
+        ("L",),
+    ),
 }
 
 
@@ -129,4 +155,206 @@ def get_notation(key: str) -> Notation:
     raise ValueError(
         f"unknown notation {key!r}; choose one of {', '.join(NOTATIONS)} "
         "(a seed number reads the formula in that note's letters)"
+    )
+
+
+# -- the letters of a model ---------------------------------------------------------------
+
+GATE_WORDS = {
+    "i": "input gate",
+    "f": "forget gate",
+    "g": "candidate g_t (the cell input)",
+    "o": "output gate",
+    "r": "reset gate",
+    "z": "update gate",
+    "n": "candidate n_t (the new state)",
+}
+# The LSTM's output gate is o_t in every text and in torch's docs, so the logits of cell=lstm
+# are s_t (scores), as `rnn-derive model` prints them (docs/dialect.md).
+LSTM_LOGITS = "s"
+# a second letter for two gates, as papers write them
+_GATE_ALIASES = {"lstm": {"\\tilde{c}": "g"}, "gru": {"\\tilde{h}": "n"}}
+_ACTIVATION_LETTERS = ("f", "\\phi", "\\varphi")
+
+
+def gate_quantity(gate: str) -> str:
+    """The internal quantity name of a gate's value: gate_f for f_t."""
+    return f"gate_{gate}"
+
+
+def _blocks(model: Model) -> tuple[str, ...]:
+    return model.block_names()
+
+
+def _quantities_of(model: Model) -> set[str]:
+    out = {"x", "h"}
+    if model.cell == "rnn":
+        out.add("a")
+    if model.cell == "lstm":
+        out.add("c")
+    out |= {gate_quantity(g) for g in model.gates}
+    if model.has_output_layer:
+        out.add("o")
+    if model.head in ("softmax-ce", "mse"):
+        out |= {"yhat", "y"}
+    return out
+
+
+def _param_surfaces(model: Model) -> dict[str, str]:
+    """The model's own block letters (U_{f}, b_{ih}, W_{hf}, ...) -> block name."""
+    out: dict[str, str] = {}
+    for name in _blocks(model):
+        base, _, sub = name.partition("_")
+        if sub:
+            out[f"{base}_{{{sub}}}"] = name
+        if model.gates and base in ("U", "W") and sub:
+            # W_{xf}, W_{hf}: d2l's and many papers' letters for the gates' matrices
+            out[f"W_{{{'x' if base == 'U' else 'h'}{sub}}}"] = name
+    return out
+
+
+def _why_missing(kind: str, name: str, model: Model) -> str:
+    short = model.short()
+    if kind == "quantity":
+        if name.startswith("gate_"):
+            gate = name[5:]
+            cell = "lstm" if gate in "ifgo" else "gru"
+            return (
+                f"{gate}_t is the {cell.upper()}'s {GATE_WORDS[gate]}; the model ({short}) has "
+                + (
+                    "no gates"
+                    if model.cell == "rnn"
+                    else f"cell={model.cell}, whose gates are "
+                    + ", ".join(f"{g}_t" for g in model.gates)
+                )
+                + f". Fix: --model cell={cell}"
+            )
+        if name == "c":
+            return (
+                f"c_t is the LSTM's cell state; cell={model.cell} has none. Fix: --model cell=lstm"
+            )
+        if name == "a":
+            return (
+                f"a_t is the Elman cell's pre-activation; cell={model.cell} has gates instead: "
+                "write a gate's pre-activation out, as in U_{f} x_t + W_{f} h_{t-1} + b_{f}"
+            )
+        if name in ("o", "yhat", "y") and not model.has_output_layer:
+            return (
+                "head=given has no output layer: ∂L/∂h_t is handed in, written \\nabla_{h_t} l "
+                "or \\frac{\\partial L_t}{\\partial h_t}"
+            )
+        if name == "o" and model.cell == "lstm":
+            return "in cell=lstm o_t is the output gate; the logits are s_t"
+        return (
+            f"head={model.head} leaves the loss l(o_t, y_t) abstract, so there is no "
+            f"{'ŷ_t' if name == 'yhat' else 'y_t'}: write its gradient \\frac{{\\partial l}}"
+            "{\\partial o_t} (or \\nabla_{o_t} l)"
+        )
+    if kind == "function":
+        return (
+            f"{name} is the Elman cell's activation; cell={model.cell} uses σ for its gates and "
+            "tanh for its candidate: write \\sigma(…), \\tanh(…)"
+        )
+    # a parameter block
+    if name in ("V", "c") and not model.has_output_layer:
+        return f"head=given has no output layer, so no {name}"
+    if name == "c":
+        return (
+            f"c is the output bias, and biases={model.biases} has none. "
+            "Fix: --model biases=both (or output, torch)"
+        )
+    gate = name.partition("_")[2]
+    if model.cell != "rnn" and name in ("U", "W", "b", "b_ih", "b_hh"):
+        blocks = [b for b in _blocks(model) if b.startswith(name[0] + "_")]
+        return (
+            f"{name} is a block of the Elman cell; cell={model.cell} has one per gate: "
+            + ", ".join(blocks)
+        )
+    if name in ("b_ih", "b_hh"):
+        return (
+            f"{name} is one of torch's two hidden biases; biases={model.biases} has "
+            + ("one, b" if model.hidden_biases else "none")
+            + ". Fix: --model biases=torch"
+        )
+    if name == "b":
+        if model.biases == "torch":
+            return "biases=torch has two hidden biases, b_{ih} and b_{hh}, instead of b"
+        return (
+            f"b is the hidden bias, and biases={model.biases} has none. "
+            "Fix: --model biases=both (or hidden, torch)"
+        )
+    letters = gate[-1:] if gate else ""
+    cell = "lstm" if letters in "ifgo" and letters else "gru"
+    if model.cell == "rnn" or (letters and letters not in model.gates):
+        return f"{name} belongs to cell={cell} (its {GATE_WORDS.get(letters, 'gate')}); the model ({short}) is cell={model.cell}"
+    if model.biases == "torch":
+        return f"biases=torch has two biases per gate, b_{{i{letters}}} and b_{{h{letters}}}, instead of {name}"
+    if model.hidden_biases:
+        return f"biases={model.biases} has one bias per gate, b_{{{letters}}}. Fix: --model biases=torch"
+    return f"biases={model.biases} has no hidden biases. Fix: --model biases=both (or torch)"
+
+
+_EVERY_MODEL = (
+    Model(),
+    Model(biases="torch"),
+    Model(cell="lstm"),
+    Model(cell="lstm", biases="torch"),
+    Model(cell="gru"),
+    Model(cell="gru", biases="torch"),
+)
+
+
+def for_model(table: Notation, model: Model | None = None) -> Notation:
+    """The table with the letters of `model`: its blocks (U_{f}, b_{ih}), its quantities
+    (gates, c_t; s_t for the LSTM's logits), its activation letters, and, for every letter of
+    another model, why it does not exist here."""
+    m = CANONICAL if model is None else model
+    have = _quantities_of(m)
+    blocks = set(_blocks(m))
+    quantities = {k: v for k, v in table.quantities.items() if v in have}
+    if m.cell == "lstm":
+        quantities = {k: v for k, v in quantities.items() if v != "o"}
+        quantities["c"] = "c"
+        if m.has_output_layer:
+            quantities[LSTM_LOGITS] = "o"
+    for g in m.gates:
+        quantities[g] = gate_quantity(g)
+    for alias, g in _GATE_ALIASES.get(m.cell, {}).items():
+        quantities[alias] = gate_quantity(g)
+    params = {k: v for k, v in table.params.items() if v in blocks}
+    params.update(_param_surfaces(m))
+    functions = {}
+    if m.cell == "rnn":
+        functions = {letter: m.activation for letter in _ACTIVATION_LETTERS}
+    missing: dict[str, str] = {}
+    for other in _EVERY_MODEL:
+        for surface, name in _param_surfaces(other).items():
+            if surface not in params:
+                missing.setdefault(surface, _why_missing("param", name, m))
+        for g in other.gates:
+            if g not in quantities:
+                missing.setdefault(f"{g}_t", _why_missing("quantity", gate_quantity(g), m))
+        for alias, g in _GATE_ALIASES.get(other.cell, {}).items():
+            if alias not in quantities:
+                missing.setdefault(alias, _why_missing("quantity", gate_quantity(g), m))
+    for surface, name in table.params.items():
+        if surface not in params:
+            missing.setdefault(surface, _why_missing("param", name, m))
+    for surface, name in table.quantities.items():
+        if surface not in quantities:
+            missing.setdefault(surface, _why_missing("quantity", name, m))
+    if m.cell != "lstm" and "c" not in table.quantities:
+        missing.setdefault("c_t", _why_missing("quantity", "c", m))
+    if m.cell != "rnn":
+        for letter in _ACTIVATION_LETTERS:
+            if letter not in quantities:
+                missing.setdefault(letter, _why_missing("function", letter, m))
+        missing.setdefault("a", _why_missing("quantity", "a", m))
+    return dataclasses.replace(
+        table,
+        quantities=quantities,
+        params=params,
+        functions=functions,
+        missing=missing,
+        model=m,
     )

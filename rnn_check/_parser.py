@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import lark
 
 from rnn_check import _ast as A
-from rnn_check._notation import Notation, get_notation
+from rnn_check._notation import _ACTIVATION_LETTERS, Notation, for_model, get_notation
 
 MAX_LENGTH = 4000
 MAX_NESTING = 40
@@ -41,7 +41,13 @@ _FUNCTIONS = {
     "sm": "softmax",
     "diag": "diag",
     "Diag": "diag",
+    "\\sigma": "sigmoid",
+    "sigmoid": "sigmoid",
+    "relu": "relu",
+    "ReLU": "relu",
 }
+# the functions whose derivative may be written with a prime: tanh'(a), σ'(z), relu'(a)
+_DIFFERENTIABLE = ("tanh", "sigmoid", "relu")
 
 
 # commands of the dialect (for "did you mean") and the usual substitutes for others
@@ -253,16 +259,30 @@ class _Builder:
     def fail(self, message: str, tree=None) -> A.FormulaError:
         return ParseError(message, self.text, self.pos(tree) if tree is not None else None)
 
-    def unknown(self, name: str, tree) -> A.FormulaError:
+    def unknown(self, name: str, tree, timed: bool = False) -> A.FormulaError:
+        reason = self.notation.missing.get(f"{name}_t") if timed else None
+        if reason is None:
+            reason = self.notation.missing.get(name)
+        if reason is not None:
+            return self.not_in_model(name + ("_t" if timed else ""), reason)
         known = self.notation.known_names()
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]}?" if close else ""
-        if name in ("f", "g", "\\phi", "\\Theta", "\\sigma"):
-            hint += " The activation is tanh: write \\tanh(a_t), \\tanh'(a_t) or (1 - h_t^2)."
+        model = self.notation.model
+        if name in ("g", "\\Theta", "\\sigma") and model.cell == "rnn":
+            hint += f" The activation is {model.activation}: write f(a_t), f'(a_t)" + (
+                ", \\tanh'(a_t) or (1 - h_t^2)." if model.activation == "tanh" else "."
+            )
         where = f" at position {self.pos(tree) + 1}" if self.pos(tree) is not None else ""
         return A.UnknownSymbolError(
             f"unknown symbol {name}{where} in notation {self.notation.key}.{hint} "
             f"Known symbols: {', '.join(known)}; index letters: i, j, k, m, t, …"
+        )
+
+    def not_in_model(self, name: str, reason: str) -> A.FormulaError:
+        return A.UnknownSymbolError(
+            f"unknown symbol {name}: it does not exist in the model "
+            f"({self.notation.model.short()}): {reason}"
         )
 
     # -- statements ----------------------------------------------------------------------
@@ -284,7 +304,14 @@ class _Builder:
                 block, time = declared
                 entry = self.declared_entry(lhs)
                 answers.append(
-                    A.Answer(self.expr(rhs), block, time, components=entry, src=self.src(stmt))
+                    A.Answer(
+                        self.expr(rhs),
+                        block,
+                        time,
+                        components=entry,
+                        declared_step=self.declared_step(lhs),
+                        src=self.src(stmt),
+                    )
                 )
                 continue
             if self.is_model_quantity(lhs) or (
@@ -362,6 +389,34 @@ class _Builder:
             return None
         found = block_of(self.expr(_unwrap_scriptlist(target)))
         return None if found is None else found
+
+    def declared_step(self, lhs) -> A.Node | None:
+        """3 for ∂E_3/∂W or ∇_W L_3, T for ∂L_T/∂W: a fixed step whose loss alone the left
+        side differentiates; None for the total loss, or a step that is an index (∂L_t/∂o_t
+        is read as ∇_{o_t}L, as before)."""
+        if isinstance(lhs, lark.Tree) and lhs.data == "group":
+            return self.declared_step(lhs.children[0])
+        loss = None
+        if isinstance(lhs, lark.Tree) and lhs.data == "nabla":
+            loss = lhs.children[-1]
+        elif isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div"):
+            num = lhs.children[-2]
+            if isinstance(num, lark.Tree) and num.data == "partial":
+                loss = num.children[0]
+        atom = self.atom_of(loss) if loss is not None else None
+        if atom is None or atom.base not in self.notation.losses:
+            return None
+        subs = [arg for kind, arg in atom.ops if kind in ("sub", "call", "sup")]
+        if not subs:
+            return None
+        inner = _unwrap_scriptlist(subs[0])
+        if isinstance(inner, lark.Tree) and inner.data == "angle":
+            inner = inner.children[1]
+        try:
+            step = self.index_expr(inner)
+        except A.FormulaError:
+            return None
+        return None if A.free_indices(step) else step
 
     def declared_entry(self, lhs) -> tuple[str, ...]:
         """('i', 'j') for ∂L/∂W_{ij} or (∇_W L)_{ij} on the left; () for a whole block."""
@@ -441,6 +496,14 @@ class _Builder:
         return atom
 
     def _atom_of(self, tree) -> _Atom | None:
+        if isinstance(tree, lark.Tree) and tree.data == "mul" and len(tree.children) == 2:
+            # \delta c_t, \delta h_{t+1}: one name, as LSTM notes write the adjoints
+            first, second = tree.children
+            if _is_delta(first):
+                inner = self._atom_of(second)
+                if inner is not None and inner.base[:1].isalpha():
+                    return _Atom("\\delta " + inner.base, inner.ops, tree)
+            return None
         if isinstance(tree, lark.Tree) and tree.data == "group":
             # {L} or (h_t) alone: the braces change nothing
             inner = tree.children[0]
@@ -480,12 +543,43 @@ class _Builder:
             inner_atom = self.atom_of(inner)
             if inner_atom is None:
                 return None
+            tilde = "\\tilde{" + inner_atom.base + "}"
+            if str(tree.children[0]) == "\\tilde" and (
+                tilde in self.notation.quantities or tilde in self.notation.missing
+            ):  # \tilde c_t, \tilde h_t: the candidates of the gated cells
+                return _Atom(tilde, inner_atom.ops + ops, tree)
             return _Atom(inner_atom.base, inner_atom.ops + ops, tree, deco=True)
         return None
 
     def is_loss(self, tree) -> bool:
         atom = self.atom_of(tree)
         return atom is not None and atom.base in self.notation.losses
+
+    def is_step_loss(self, tree) -> bool:
+        """l, \\ell, l_t: one step's loss l(o_t, y_t), before the reduction's factor."""
+        atom = self.atom_of(tree)
+        return (
+            atom is not None
+            and atom.base in self.notation.step_losses
+            and all(kind in ("sub", "call") for kind, _ in atom.ops)
+        )
+
+    def step_loss_node(self, loss_tree, den_tree, tree) -> A.Node:
+        """∂l/∂q_t: the gradient of the loss of step t (or of the step l's subscript names)."""
+        atom = self.atom_of(loss_tree)
+        den = self.expr(den_tree)
+        subs = [arg for kind, arg in atom.ops if kind == "sub"]
+        if subs:
+            step = self.index_expr(_unwrap_scriptlist(subs[0]))
+        elif isinstance(den, A.Quantity):
+            step = den.time  # ∂l/∂o_t: the loss of the step the quantity belongs to
+        else:
+            raise self.fail(
+                f"{self.src(tree)}: one step's loss l is differentiated by a quantity of that "
+                "step, as in \\frac{\\partial l}{\\partial o_t}",
+                tree,
+            )
+        return self.gradient_node(den, step, self.src(tree), tree)
 
     def resolve_atom(self, atom: _Atom, index_mode: bool = False) -> A.Node:
         n = self.notation
@@ -494,10 +588,29 @@ class _Builder:
         base = atom.base
         # a fixed subscript that is part of the name: W_{aa}, b_y, T_y
         if ops and ops[0][0] == "sub":
-            fixed = base + "_{" + "".join(self.src(ops[0][1]).split()).strip("{}") + "}"
+            sub_text = "".join(self.src(ops[0][1]).split()).strip("{}")
+            fixed = base + "_{" + sub_text + "}"
             if fixed in n.params or fixed in n.quantities or fixed in n.lengths:
                 base = fixed
                 ops = ops[1:]
+            elif (
+                fixed in n.missing
+                and (sub_text not in INDEX_LETTERS or base not in n.params)
+                and base not in self.defs
+            ):
+                # W_{f} in cell=rnn, b_{ih} without torch biases: say why, not "unknown f"
+                raise self.not_in_model(fixed, n.missing[fixed])
+            elif (
+                base == "c"
+                and "c_t" in n.missing
+                and re.fullmatch(r"t([+-][0-9])?", sub_text)
+                and base not in self.defs
+            ):  # c_t, c_{t-1}: the LSTM's cell state, not an entry of the output bias c
+                raise self.not_in_model("c_t", n.missing["c_t"])
+        timed = any(
+            kind in ("sub", "call") or (kind == "sup" and _split_time_sup(arg) is not None)
+            for kind, arg in ops
+        )
         if index_mode and base in n.quantities and n.quantities[base] == "y":
             time, comp, ops = self.take_indices(ops, atom)
             if time is None:
@@ -520,7 +633,10 @@ class _Builder:
         if base in self.defs:
             time, comp, ops = self.take_indices(ops, atom)
             return self.apply_ops(A.DefRef(base, time, src=src), ops, atom)
-        if base in n.params:
+        if base in n.quantities and base in INDEX_LETTERS and not timed:
+            # i, r, n, s alone are index letters; with a time they are gates (or the logits)
+            return self.apply_ops(A.Index(base, src=src), ops, atom)
+        if base in n.params and not (base in n.quantities and timed):
             node = A.Param(n.params[base], src=src)
             comp, ops = self.take_component(ops, atom)
             if comp:
@@ -528,6 +644,13 @@ class _Builder:
             return self.apply_ops(node, ops, atom)
         if base in n.quantities:
             time, comp, ops = self.take_indices(ops, atom)
+            if time is None and base in _ACTIVATION_LETTERS and n.model.cell != "rnn":
+                raise self.not_in_model(
+                    f"{base}(…)",
+                    f"{base}_t is the forget gate; the Elman activation {base}(·) does not exist "
+                    f"in cell={n.model.cell}: its gates use σ and its candidate tanh, so write "
+                    "\\sigma(…) or \\tanh(…)",
+                )
             if time is None:
                 raise self.fail(
                     f"{src} needs a time index, as in {base}_t or {base}_{{t-1}}", atom.tree
@@ -577,8 +700,27 @@ class _Builder:
             if onehot is not None:  # e_{y_t}: the unit vector of the target class
                 return self.apply_ops(onehot, ops[1:], atom)
         if base in INDEX_LETTERS:
+            first_sub = next((arg for kind, arg in ops if kind == "sub"), None)
+            if (
+                first_sub is not None
+                and f"{base}_t" in n.missing
+                and "".join(self.src(first_sub).split()).strip("{}") not in ("h", "x", "y")
+            ):
+                raise self.not_in_model(f"{base}_t", n.missing[f"{base}_t"])
             return self.apply_ops(A.Index(base, src=src), ops, atom)
-        raise self.unknown(base, atom.tree)
+        if base in n.functions and timed and f"{base}_t" in n.missing:
+            raise self.not_in_model(
+                f"{base}_t",
+                n.missing[f"{base}_t"]
+                + f" ({base} alone, applied as {base}(a_t), is the activation {n.functions[base]})",
+            )
+        if base in n.functions:
+            raise self.fail(
+                f"{src}: {base} is the activation ({n.functions[base]}); apply it, as in "
+                f"{base}(a_t) or {base}'(a_t)",
+                atom.tree,
+            )
+        raise self.unknown(base, atom.tree, timed=timed)
 
     def one_hot(self, sub) -> A.Node | None:
         items = _scriptlist_items(sub)
@@ -682,9 +824,17 @@ class _Builder:
             and str(inner.children[0]) == "1"
         ):
             return node
+        try:
+            exponent = self.index_expr(inner)
+        except A.FormulaError:
+            exponent = None
+        if exponent is not None and not isinstance(node, A.Quantity | A.Grad):
+            # (W^\\top)^{T-i}: a matrix power, as d2l writes the unrolled recursion
+            return A.Power(node, exponent, src=src)
         raise self.fail(
             f"superscript ^{{{self.src(arg)}}} is not understood here: write ^\\top, ^T or ' "
-            "for a transpose and ^2 for an elementwise square",
+            "for a transpose, ^2 for an elementwise square and ^{k} for a power of a square "
+            "matrix",
             arg,
         )
 
@@ -762,6 +912,12 @@ class _Builder:
             )
         if data == "empty":
             raise self.fail("empty braces", tree)
+        if data == "pair":
+            raise self.fail(
+                "a pair (a, b) is only read as the arguments of one step's loss, as in "
+                "\\frac{\\partial l(o_t, y_t)}{\\partial o_t}",
+                tree,
+            )
         raise self.fail(f"unexpected {data}", tree)  # pragma: no cover
 
     def postfix_on_expression(self, tree, index_mode):
@@ -819,6 +975,15 @@ class _Builder:
             ):  # \mathbb{1}[i = y_t], \mathbb{1}(i = y_t): the indicator, as a bracket
                 merged[-1] = (merged[-1][0], self.indicator(factor))
                 continue
+            if merged and op == "juxt" and self.is_activation_call(merged[-1][1], factor):
+                prev_op, prev = merged[-1]  # f(a_t), f'(a_t), \phi(…): the model's activation
+                group, post_ops = _split_group(factor)
+                name = self.notation.functions[prev.base]
+                primes = sum(1 for kind, _ in prev.ops if kind == "prime")
+                text = (self.src(prev.tree) + self.src(factor)).strip()
+                node = A.Func(("d" + name) if primes else name, self.expr(group), src=text)
+                merged[-1] = (prev_op, self.apply_ops(node, post_ops, _Atom("", post_ops, factor)))
+                continue
             if merged and op == "juxt" and self.is_time_call(merged[-1][1], factor):
                 prev_op, prev = merged[-1]
                 group, post_ops = _split_group(factor)
@@ -827,6 +992,17 @@ class _Builder:
                 continue
             if isinstance(factor, lark.Tree | lark.Token):
                 atom = self.atom_of(factor) if isinstance(factor, lark.Tree) else None
+                if (
+                    atom is not None
+                    and merged
+                    and op == "juxt"
+                    and isinstance(merged[-1][1], _Atom)
+                    and merged[-1][1].base == "\\delta"
+                    and not merged[-1][1].ops
+                    and "\\delta " + atom.base in self.defs
+                ):  # \delta c_{t+1}: the defined name δc at t+1
+                    merged[-1] = (merged[-1][0], _Atom("\\delta " + atom.base, atom.ops, factor))
+                    continue
                 if atom is not None:
                     merged.append((op, atom))
                     continue
@@ -857,6 +1033,16 @@ class _Builder:
         if products_first == as_written:
             return as_written
         return A.Either(as_written, products_first, src=as_written.src)
+
+    def is_activation_call(self, previous, factor) -> bool:
+        if not isinstance(previous, _Atom) or previous.base not in self.notation.functions:
+            return False
+        if previous.base in self.defs or any(kind != "prime" for kind, _ in previous.ops):
+            return False
+        if len(previous.ops) > 1:
+            return False
+        group, _ = _split_group(factor)
+        return group is not None
 
     def is_time_call(self, previous, factor) -> bool:
         if not isinstance(previous, _Atom):
@@ -899,15 +1085,20 @@ class _Builder:
         src = self.src(tree)
         if name is None:
             raise self.fail(
-                f"{word} is not a function of this model: use tanh, diag, softmax", tree
+                f"{word} is not a function of this model: use tanh, \\sigma, relu, diag, softmax",
+                tree,
             )
         scripts = [c for c in tree.children[1:-1] if isinstance(c, lark.Tree)]
         primes = [c for c in tree.children[1:-1] if isinstance(c, lark.Token) and c.type == "PRIME"]
         arg = self.expr(tree.children[-1])
         if primes:
-            if name != "tanh" or len(primes) > 1:
-                raise self.fail(f"only tanh' (= 1 − tanh²) is understood, not {word}'", tree)
-            node: A.Node = A.Func("dtanh", arg, src=src)
+            if name not in _DIFFERENTIABLE or len(primes) > 1:
+                raise self.fail(
+                    f"only tanh', \\sigma' and relu' (first derivatives) are understood, not "
+                    f"{word}{chr(39) * len(primes)}",
+                    tree,
+                )
+            node: A.Node = A.Func("d" + name, arg, src=src)
         else:
             node = A.Func(name, arg, src=src)
         for script in scripts:
@@ -1040,6 +1231,8 @@ class _Builder:
 
     def derivative(self, num_tree, den_tree, tree) -> A.Node:
         src = self.src(tree)
+        if self.is_step_loss(num_tree):
+            return self.step_loss_node(num_tree, den_tree, tree)
         if self.is_loss(num_tree):
             loss_atom = self.atom_of(num_tree)
             step = None
@@ -1068,7 +1261,7 @@ class _Builder:
         )
 
     def gradient_node(self, den: A.Node, step, src: str, tree) -> A.Node:
-        if isinstance(den, A.Quantity) and den.name in A.ADJOINTS:
+        if isinstance(den, A.Quantity) and den.name != "y":
             return A.Grad(den.name, den.time, step, den.comp, src=src)
         if isinstance(den, A.Param | A.Component) or (
             isinstance(den, A.Quantity) and den.name == "h"
@@ -1078,13 +1271,33 @@ class _Builder:
                 "as in \\nabla_W L = …",
                 tree,
             )
-        raise self.fail(f"{src}: the loss can only be differentiated by h, a, o or ŷ here", tree)
+        raise self.fail(
+            f"{src}: the loss can only be differentiated by a parameter or a quantity of the "
+            "model (h, a, o, ŷ; c and the gates of an LSTM or GRU) here",
+            tree,
+        )
 
     def frac(self, tree) -> A.Node:
         num, den = tree.children[1], tree.children[2]
+        scaled = self.scaled_partial(num, den)
+        if scaled is not None:
+            # d2l's \frac{\partial l(o_t, y_t)}{T \cdot \partial o_t}: the derivative over T
+            factor, den = scaled
+            inner = lark.Tree("frac", [tree.children[0], num, den], meta=tree.meta)
+            return A.Div(self.frac(inner), self.expr(factor), src=self.src(tree))
         num_d, den_d = self.d_operand(num), self.d_operand(den)
         if num_d is not None and den_d is not None:  # \frac{dL}{dh_t}: read as ∂
             return self.derivative(num_d, den_d, tree)
+        if (
+            isinstance(num, lark.Tree)
+            and num.data == "mul"
+            and _is_partial(num.children[0])
+            and self.is_step_loss(num.children[0].children[0])
+            and isinstance(num.children[1], lark.Tree)
+            and num.children[1].data in ("pair", "group")
+            and _is_partial(den)
+        ):  # \frac{\partial l(o_t, y_t)}{\partial o_t}: the arguments name no step
+            return self.step_loss_node(num.children[0].children[0], den.children[0], tree)
         if isinstance(num, lark.Tree) and num.data == "partial":
             if not (isinstance(den, lark.Tree) and den.data == "partial"):
                 raise self.fail("a fraction with \\partial on top needs \\partial below", tree)
@@ -1092,6 +1305,22 @@ class _Builder:
         top = self.expr(num) if isinstance(num, lark.Tree) else A.Num(float(num), src=str(num))
         bottom = self.expr(den) if isinstance(den, lark.Tree) else A.Num(float(den), src=str(den))
         return A.Div(top, bottom, src=self.src(tree))
+
+    def scaled_partial(self, num, den):
+        """(factor, ∂-denominator) for a derivative of a loss written over `factor · ∂q`."""
+        if not (isinstance(den, lark.Tree) and den.data in ("mul", "mulop")):
+            return None
+        if len(den.children) not in (2, 3) or not _is_partial(den.children[-1]):
+            return None
+        if den.data == "mulop" and str(den.children[1]) not in ("\\cdot", "\\times", "*"):
+            return None
+        top = num.children[0] if isinstance(num, lark.Tree) and num.data == "mul" else num
+        if not (
+            _is_partial(top)
+            and (self.is_loss(top.children[0]) or self.is_step_loss(top.children[0]))
+        ):
+            return None
+        return den.children[0], den.children[-1]
 
     def d_operand(self, tree):
         """X if `tree` is `d X` or `\\mathrm{d} X` (a total derivative's d), else None."""
@@ -1112,6 +1341,8 @@ class _Builder:
         subs = [s for s in scripts if s.data == "sub"]
         if not subs:
             raise self.fail("write the variable under \\nabla, as in \\nabla_{h_t} L", tree)
+        if self.is_step_loss(operand):
+            return self.step_loss_node(operand, _unwrap_scriptlist(subs[0].children[0]), tree)
         if not self.is_loss(operand):
             raise self.fail("\\nabla_{…} applies to the loss, as in \\nabla_{h_t} L", tree)
         loss_atom = self.atom_of(operand)
@@ -1170,6 +1401,12 @@ def _combine(values: list[tuple[str, A.Node]]) -> A.Node:
         else:
             node = A.Mul(node, value, src=src)
     return node
+
+
+def _is_delta(tree) -> bool:
+    return (
+        isinstance(tree, lark.Tree) and tree.data == "name" and str(tree.children[0]) == "\\delta"
+    )
 
 
 def _is_recurrent(node: A.Node) -> bool:
@@ -1286,9 +1523,10 @@ def block_of(node: A.Node) -> tuple[str, A.Node | None] | None:
         # ∂L/∂W_{ij}: one entry of W, written with free indices on the right side
         return (node.operand.name, None) if _index_letters(list(node.comp)) else None
     if isinstance(node, A.Quantity):
-        if node.name == "h" and isinstance(node.time, A.Num) and node.time.value == 0:
-            return "h0", None
-        if node.name in ("h", "o", "a"):
+        is_zero = isinstance(node.time, A.Num) and node.time.value == 0
+        if node.name in ("h", "c") and is_zero:
+            return f"{node.name}0", None
+        if node.name not in ("x", "y"):
             return f"{node.name}_t", node.time
     return None
 
@@ -1328,9 +1566,18 @@ def _declared_gradient_safe(self, lhs) -> bool:
 _Builder.declared_gradient_safe = _declared_gradient_safe
 
 
-def parse_formula(text: str, notation: str | Notation = "canonical") -> A.Program:
-    """Parse `text` (one gradient, optionally with definitions) in the given notation."""
-    table = notation if isinstance(notation, Notation) else get_notation(notation)
+def parse_formula(
+    text: str, notation: str | Notation = "canonical", model: object = None
+) -> A.Program:
+    """Parse `text` (one gradient, optionally with definitions) in the given notation, with
+    the letters of `model` (an rnn_spec Model, mapping or text; None: the canonical model).
+    A Notation passed in is used as it is (see `_notation.for_model`)."""
+    if isinstance(notation, Notation):
+        table = notation
+    else:
+        from rnn_spec import parse_model
+
+        table = for_model(get_notation(notation), parse_model(model))
     if isinstance(text, str) and len(text) <= MAX_LENGTH:
         # tabs and other blanks as single spaces: the caret echo then lines up (same offsets)
         text = strip_math_delimiters(normalize(text)).translate(_BLANKS)
@@ -1408,9 +1655,11 @@ def _nesting_and_terms(root: A.Node) -> tuple[int, int]:
     return nesting, terms
 
 
-def parse_expression(text: str, notation: str | Notation = "canonical") -> A.Node:
+def parse_expression(
+    text: str, notation: str | Notation = "canonical", model: object = None
+) -> A.Node:
     """A single expression without definitions (used for --wrt and for references)."""
-    program = parse_formula(text, notation)
+    program = parse_formula(text, notation, model)
     if program.definitions or len(program.answers) != 1:
         raise ParseError(f"expected one expression, got {text!r}", text)
     return program.answers[0].body

@@ -2,6 +2,7 @@ r"""pytest plugin (entry point `pytest11`): fixtures for checking a user's backw
 
     def test_my_backward(bptt_check):
         bptt_check(my_loss_and_grads)              # the whole backward pass
+        bptt_check(my_lstm, model="cell=lstm")     # another model (rnn_spec / docs/models.md)
         bptt_check.block("W", my_grad_W)           # one block
         bptt_check.expression(expr, "W", symbols)  # a SymPy expression
         bptt_check.formula(r"\sum_t \nabla_{o_t} L", "c")  # a formula in LaTeX

@@ -1,6 +1,8 @@
-"""`rnn-derive check --wrt W [--notation 003] [--json] "<latex>"`: is this gradient formula right?
+"""`rnn-derive check --wrt W [--notation 003] [--model K=V,...] [--json] "<latex>"`: is this
+gradient formula right?
 
-Exit codes: 0 CORRECT, 1 WRONG, 2 ILL-FORMED or unparsable. The dialect: docs/dialect.md.
+Exit codes: 0 CORRECT, 1 WRONG, 2 ILL-FORMED, unparsable, or a --model that does not exist
+(one line naming the key, the value and the fix). The dialect: docs/dialect.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 NAME = "check"
 HELP = "Check a hand-written gradient formula (LaTeX) against the reference: CORRECT, WRONG or ILL-FORMED."
 
-_NOTATIONS = ("canonical", "000", "001", "002", "003", "004")
+_NOTATIONS = ("canonical", "000", "001", "002", "003", "004", "d2l")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wrt",
         metavar="BLOCK",
         help="the block, in the notation's letters: U, W, V, b, c, h0, h_t, o_t, a_t "
-        "(with --notation 002 e.g. W_aa); optional when the formula says \\nabla_W L = …",
+        "(with --notation 002 e.g. W_aa; with --model cell=lstm e.g. W_f, c0, c_t, f_t); "
+        "optional when the formula says \\nabla_W L = …",
     )
     parser.add_argument(
         "--notation",
         default="canonical",
         choices=_NOTATIONS,
         help="read the letters as in this seed note (NOTATION.md); default: canonical",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="KEY=VALUE,...",
+        default=None,
+        help="the model the formula is about (docs/models.md), e.g. cell=lstm,biases=torch or "
+        "d2l's activation=identity,biases=none,head=generic,reduction=mean-time; "
+        "default: the canonical model",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument(
@@ -43,10 +54,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnn_check import check_formula
+    from rnn_spec import ModelError, parse_model
 
+    try:
+        model = parse_model(args.model)
+    except ModelError as error:
+        print(f"error: --model {args.model}: {error}", file=sys.stderr)
+        return 2
     text = sys.stdin.read() if args.formula == "-" else args.formula
-    print("checking the formula on 6 cases (T = 1 … 5) ...", file=sys.stderr)
-    verdict = check_formula(text, args.wrt, notation=args.notation, diagnose=not args.no_diagnosis)
+    where = "" if args.model is None else f" in the model {model.short()}"
+    print(f"checking the formula on 6 cases{where} ...", file=sys.stderr)
+    verdict = check_formula(
+        text, args.wrt, notation=args.notation, model=model, diagnose=not args.no_diagnosis
+    )
     if args.json:
         print(verdict.to_json())
         return verdict.exit_code
