@@ -21,6 +21,9 @@ _MODULES: list[str] = [
     "derivations.bptt",
     "derivations.unrolled",
     "derivations.many_to_one",
+    "derivations.variants",
+    "derivations.lstm",
+    "derivations.gru",
     "derivations.vanishing",
     "derivations.appendix",
 ]
