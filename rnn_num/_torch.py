@@ -32,7 +32,7 @@ def _cell_of(module: object) -> str:
     if module.num_layers != 1:
         raise ValueError(
             f"from_torch reads one layer; this {kind} has num_layers={module.num_layers}. "
-            "Fix: convert each layer separately (one torch.nn.%s per layer)" % kind
+            f"Fix: convert each layer separately (one torch.nn.{kind} per layer)"
         )
     if module.bidirectional:
         raise ValueError(

@@ -69,15 +69,55 @@ def test_hidden_states_equal_torch_forward(kind):
     np.testing.assert_allclose(fw.h, out, rtol=1e-12, atol=1e-14)
 
 
-def test_batch_first_and_relu_rnn():
-    module, linear = _modules("rnn", batch_first=True, nonlinearity="relu")
+@pytest.mark.parametrize(
+    ("kind", "kw"), [("rnn", {"nonlinearity": "relu"}), ("lstm", {}), ("gru", {})]
+)
+def test_batch_first_modules_convert_alike(kind, kw):
+    module, linear = _modules(kind, batch_first=True, **kw)
     x, y = _data(2)
     torch_loss, _ = _torch_loss_and_grads(module, linear, x, y, "sum", batch_first=True)
     model, params, torch_grads = rnn_num.from_torch(module, linear, grads=True)
-    assert model.activation == "relu"
+    assert model.activation == ("relu" if kind == "rnn" else None)
     loss, grads = rnn_num.loss_and_grads(params, x, y, model=model)
     assert loss == pytest.approx(torch_loss, rel=1e-12)
-    np.testing.assert_allclose(grads["b_hh"], torch_grads["b_hh"], rtol=1e-10)
+    for name, g in torch_grads.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_given_head_bias_free_layer_and_initial_states_equal_torch(kind):
+    # No Linear: head=given, L = Σ_t ⟨g_t, h_t⟩; bias=False: biases=none; h0 (and c0) per
+    # sequence, handed to torch as its (1, B, n_h) initial state.
+    module, _ = _modules(kind, bias=False)
+    rng = np.random.default_rng(5)
+    x, g = rng.standard_normal((T, B, N_X)), rng.standard_normal((T, B, N_H))
+    init = {"h0": rng.standard_normal((B, N_H))}
+    if kind == "lstm":
+        init["c0"] = rng.standard_normal((B, N_H))
+    states = {k: torch.tensor(v[None], requires_grad=True) for k, v in init.items()}
+    arg = (states["h0"], states["c0"]) if kind == "lstm" else states["h0"]
+    out, _ = module(torch.tensor(x), arg)
+    (out * torch.tensor(g)).sum().backward()
+    model, params, torch_grads = rnn_num.from_torch(module, grads=True)
+    assert (model.head, model.biases) == ("given", "none")
+    model = model.replace(h0="per-sequence")
+    _, grads = rnn_num.loss_and_grads(params, x, g, init["h0"], c0=init.get("c0"), model=model)
+    torch_grads.update({k: s.grad.numpy()[0] for k, s in states.items()})
+    assert set(torch_grads) == set(grads)
+    for name, tg in torch_grads.items():
+        np.testing.assert_allclose(grads[name], tg, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_float32_modules_stay_float32_both_ways():
+    torch.manual_seed(1)
+    module, linear = torch.nn.GRU(N_X, N_H), torch.nn.Linear(N_H, N_Y)
+    model, params = rnn_num.from_torch(module, linear)
+    assert all(a.dtype == np.float32 for a in params.values())
+    back, back_linear = rnn_num.to_torch(model, params)
+    assert back.weight_ih_l0.dtype == torch.float32
+    for k, v in module.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+    assert torch.equal(back_linear.weight, linear.weight)
 
 
 def test_gru_b_hn_gets_its_own_gradient():
@@ -149,3 +189,14 @@ def test_grads_without_backward_and_bad_params_are_clear_errors():
         rnn_num.to_torch(model, params)
     with pytest.raises(ValueError, match="activation=identity"):
         rnn_num.to_torch(Model(activation="identity"), {})
+
+
+def test_rnn_num_imports_torch_only_when_a_module_is_converted():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rnn_num; assert 'torch' not in sys.modules, 'imported by rnn_num'; "
+        "from rnn_num import from_torch; assert 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
