@@ -13,10 +13,19 @@ For one configuration (default: the notes' toy sizes n_x = 2, n_h = 3, n_y = 2, 
 
 Prints a table; exit 0 if everything agrees, 1 if anything disagrees, 2 on bad input.
 
+`--model key=value,...` (rnn_spec.parse_model's syntax) picks another model: another
+activation, the LSTM or GRU cell, other biases, heads, reductions, tasks, h0. For those,
+the table has one row per gradient of the model (its blocks from model.blocks, then h0
+(, c0)): the reverse-mode adjoints proven equal, node by node, to the cell's textbook
+recursions (rnn_sym.prove_cell_recursion), then the lambdified gradients against rnn_num
+and finite differences of an independent NumPy loss (rnn_derive/_verify_models.py). The
+ΣΠ and expanded-loss columns are the canonical model's alone.
+
 Limits for symbolic work: T <= 32, n_x, n_h, n_y <= 8 (n_y >= 2); the naive route and the
 multiplied-out proofs run only for T <= 4 with every size <= 3. Worst cases on a 2-core
 machine: about 75 s (T = 32, all sizes 8) and 65 s (T = 4, all sizes 3); T = 16 at the
-toy sizes takes about 5 s. Beyond the limits use the numeric checker, rnn_num.gradcheck.
+toy sizes takes about 5 s; `--model cell=lstm` (or gru) at the toy sizes about 5 s (T = 8) and
+7 s (T = 16), about 75 s at T = 32 with all sizes 8. Beyond the limits use the numeric checker, rnn_num.gradcheck.
 """
 
 from __future__ import annotations
@@ -53,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--many-to-one", action="store_true", help="only the last step has a loss (seed 004)"
     )
+    parser.add_argument(
+        "--model",
+        default="",
+        help="the model, key=value,... as rnn_spec.parse_model reads it, e.g. cell=lstm,"
+        "biases=torch (default: the canonical model; docs/models.md lists the keys)",
+    )
 
 
 def _progress(message: str) -> None:
@@ -88,26 +103,66 @@ def _fmt(error: float) -> str:
     return "n/a" if error != error else f"{error:.1e}"  # NaN: not compared
 
 
+def _model(args: argparse.Namespace):
+    """The model of --model (and --many-to-one); ModelError for bad text or a conflict."""
+    from rnn_spec import ModelError, parse_model
+
+    model = parse_model(args.model)
+    if args.many_to_one and model.task != "many-to-one":
+        if model.task != "many-to-many":
+            raise ModelError(
+                f"--many-to-one conflicts with task={model.task_text} in --model. "
+                "Fix: drop one of them"
+            )
+        model = model.replace(task="many-to-one")
+    return model
+
+
+def _is_canonical(model) -> bool:
+    """The canonical model (or its many-to-one task): the ΣΠ and expanded-loss machinery."""
+    from rnn_spec import CANONICAL
+
+    return model.task in ("many-to-many", "many-to-one") and (
+        model.replace(task="many-to-many") == CANONICAL
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from rnn_spec import ModelError
     from rnn_sym import PARAMETER_NAMES, RnnSymError, SizeLimitError, check_sizes
 
-    only = tuple(s.strip() for s in args.only.split(",") if s.strip()) or PARAMETER_NAMES
-    unknown = [name for name in only if name not in PARAMETER_NAMES]
+    try:
+        model = _model(args)
+    except ModelError as error:
+        print(f"error: --model: {error}", file=sys.stderr)
+        return 2
+    canonical = _is_canonical(model)
+    names = PARAMETER_NAMES if canonical else model.gradient_names()
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip()) or names
+    unknown = [name for name in only if name not in names]
     if unknown:
         print(
-            f"error: unknown parameter name(s) {unknown}; choose among {', '.join(PARAMETER_NAMES)}",
+            f"error: unknown parameter name(s) {unknown}; choose among {', '.join(names)}",
             file=sys.stderr,
         )
         return 2
     try:
-        check_sizes(args.T, args.n_x, args.n_h, args.n_y)
+        # n_y >= 2 is softmax's need; the other heads work with one output
+        softmax = model.head == "softmax-ce" or args.n_y < 1
+        check_sizes(args.T, args.n_x, args.n_h, args.n_y if softmax else max(args.n_y, 2))
         if args.seed < 0:
             raise SizeLimitError(f"--seed must be >= 0, got {args.seed}")
-    except SizeLimitError as error:
+        model.loss_steps(args.T)  # task=step=K needs K <= T
+    except (SizeLimitError, ModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        return _verify(args, only)
+        if canonical:
+            args.many_to_one = model.task == "many-to-one"
+            return _verify(args, only)
+        from rnn_derive._verify_models import verify_model
+
+        return verify_model(args, model, only, _Ticker)
     except RnnSymError as error:  # a proof failed: report it, do not show a traceback
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

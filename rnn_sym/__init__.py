@@ -27,6 +27,19 @@ from rnn_sym._bptt import (
     tanh_derivative,
     textbook,
 )
+from rnn_sym._cells import (
+    CellGraph,
+    CellReverseMode,
+    CellTextbook,
+    NumericCell,
+    activation_slope,
+    adjoint_column,
+    cell_graph,
+    cell_reverse_mode,
+    cell_textbook,
+    kept_kinds,
+    prove_cell_recursion,
+)
 from rnn_sym._code_latex import CodeLatexError, code_to_latex
 from rnn_sym._derivation import (
     Assumption,
@@ -58,6 +71,17 @@ from rnn_sym._model import (
 )
 
 __all__ = [
+    "CellGraph",
+    "CellReverseMode",
+    "CellTextbook",
+    "NumericCell",
+    "activation_slope",
+    "adjoint_column",
+    "cell_graph",
+    "cell_reverse_mode",
+    "cell_textbook",
+    "kept_kinds",
+    "prove_cell_recursion",
     "MAX_SIZE",
     "MAX_T",
     "MAX_T_EXPANDED",
