@@ -14,7 +14,7 @@ import io
 import re
 
 # Packages whose public API (`__all__`) the API reference lists, in this order.
-API_PACKAGES = ("rnn_sym", "rnn_num", "rnn_check", "derivations", "derivations.errata")
+API_PACKAGES = ("rnn_spec", "rnn_sym", "rnn_num", "rnn_check", "derivations", "derivations.errata")
 _HELP_WIDTH = 88
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
