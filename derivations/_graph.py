@@ -65,6 +65,21 @@ def ones(n: int) -> sp.Matrix:
     return sp.ones(n, 1)
 
 
+def one_minus(v: sp.Matrix) -> sp.Matrix:
+    """1 − v entrywise, for a column v."""
+    return ones(v.rows) - v
+
+
+def stack(parts: list[sp.Matrix]) -> sp.Matrix:
+    """Columns one above the other (the gates' blocks, in torch's order)."""
+    return sp.Matrix.vstack(*parts)
+
+
+def columns(parts: list[sp.Matrix]) -> sp.Matrix:
+    """Columns side by side (one per gate)."""
+    return sp.Matrix.hstack(*parts)
+
+
 def col_sum(terms: Sequence[sp.Matrix], rows: int, cols: int = 1) -> sp.Matrix:
     return sum(terms, sp.zeros(rows, cols))
 

@@ -32,14 +32,17 @@ from derivations._graph import (
     Reverse,
     cell_inputs,
     col_sum,
+    columns,
     hadamard,
     matrix,
     model_text,
     numeric_for,
+    one_minus,
     ones,
     reverse_mode,
     sigmoid,
     sigmoid_facts,
+    stack,
     vector,
     worst_error,
 )
@@ -133,10 +136,6 @@ def gru(T: int = T_DOC, n_x: int = N_X, n_h: int = N_H) -> Gru:
 # --- the textbook formulas, written down independently of diff ------------------------------
 
 
-def one_minus(v: sp.Matrix) -> sp.Matrix:
-    return ones(v.rows) - v
-
-
 def textbook_local(g: Gru) -> dict:
     out: dict = {}
     for t in range(1, g.T + 1):
@@ -173,14 +172,6 @@ def textbook_grads(g: Gru) -> dict[str, sp.Matrix]:
         out[f"b_h{q}"] = col_sum([inner[q, t] for t in steps], g.n_h)
     out["h0"] = hidden_paths(g, 1)
     return out
-
-
-def stack(parts: list[sp.Matrix]) -> sp.Matrix:
-    return sp.Matrix.vstack(*parts)
-
-
-def columns(parts: list[sp.Matrix]) -> sp.Matrix:
-    return sp.Matrix.hstack(*parts)
 
 
 def add_checks(d: Derivation, names: tuple[str, ...], build: Callable[[], Gru] = gru) -> None:

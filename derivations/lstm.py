@@ -30,14 +30,16 @@ from derivations._graph import (
     Reverse,
     cell_inputs,
     col_sum,
+    columns,
     hadamard,
     matrix,
     model_text,
     numeric_for,
-    ones,
+    one_minus,
     reverse_mode,
     sigmoid,
     sigmoid_facts,
+    stack,
     vector,
     worst_error,
 )
@@ -130,10 +132,6 @@ def lstm(T: int = T_DOC, n_x: int = N_X, n_h: int = N_H, *, torch_biases: bool =
 # --- the textbook formulas, written down independently of diff ------------------------------
 
 
-def one_minus(v: sp.Matrix) -> sp.Matrix:
-    return ones(v.rows) - v
-
-
 def tanh_c(m: Lstm, t: int) -> sp.Matrix:
     return m.c[t].applyfunc(sp.tanh)
 
@@ -207,14 +205,6 @@ def add_checks(d: Derivation, build: Callable[[], Lstm], names: tuple[str, ...])
         stacked_check(build, d.result, names, "fd"),
         FD_TOLERANCE,
     )
-
-
-def stack(parts: list[sp.Matrix]) -> sp.Matrix:
-    return sp.Matrix.vstack(*parts)
-
-
-def columns(parts: list[sp.Matrix]) -> sp.Matrix:
-    return sp.Matrix.hstack(*parts)
 
 
 INDUCTION_WHY = "expand; the adjoints of later nodes are the same symbols (induction hypothesis)"
