@@ -1,6 +1,8 @@
 """`rnn-derive model`: what a --model means, read from rnn_spec (equations, blocks, shapes)."""
 
 import json
+import pathlib
+import re
 
 import pytest
 
@@ -65,3 +67,25 @@ def test_text_output_lists_blocks(capsys):
     assert main(["model", "--model", "cell=gru"]) == 0
     out = capsys.readouterr().out
     assert "U_r    (3, 2)     input" in out and "gradients: U_r, U_z" in out
+
+
+def _doc(name: str) -> str:
+    return (pathlib.Path(__file__).parents[1] / name).read_text("utf-8")
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/models.md"])
+def test_the_d2l_check_example_of_the_page_is_correct(capsys, page):
+    # the page shows `rnn-derive check --model <d2l> \ --wrt V "<formula>"`
+    found = re.search(r'rnn-derive check --model (\S+) \\\n\s+--wrt V "([^"]+)"', _doc(page))
+    assert found, f"{page} lost its d2l example"
+    assert main(["check", "--model", found[1], "--wrt", "V", found[2]]) == 0
+    assert capsys.readouterr().out.startswith("CORRECT")
+
+
+def test_the_error_example_of_the_models_page_is_what_verify_prints(capsys):
+    found = re.search(
+        r"\$ (rnn-derive verify --model \S+)\n(error: .*?)\n```", _doc("docs/models.md"), re.S
+    )
+    assert found
+    assert main(found[1].split()[1:]) == 2
+    assert capsys.readouterr().err.strip() == " ".join(found[2].split())
