@@ -307,6 +307,18 @@ def _relative(actual: np.ndarray, expected: np.ndarray) -> float:
     return relative_error(actual, expected)
 
 
+def inline_adjoints(cell: object, local: Callable[[object], Mapping], expr: sp.Matrix) -> sp.Matrix:
+    """expr with every kept adjoint symbol of `cell` replaced by its formula in `local(cell)`
+    (the textbook recursion), last node first, so no adjoint symbol is left."""
+    formulas = local(cell)
+    mapping: dict = {}
+    for node in reversed(cell.graph.nodes):
+        if node.key in cell.kept:
+            for s, e in zip(cell.kept[node.key], formulas[node.key], strict=True):
+                mapping[s] = e.xreplace(mapping)
+    return expr.xreplace(mapping)
+
+
 def model_text(model: object) -> str:
     """The model's options as the documents print them: `cell=gru, head=given, ...` (with
     spaces, so that a long one can break in a table cell)."""

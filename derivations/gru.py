@@ -22,7 +22,6 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 import rnn_num
@@ -30,13 +29,12 @@ from derivations._bptt_numeric import fd_model_gradients, random_model_point
 from derivations._graph import (
     Graph,
     Reverse,
-    cell_inputs,
     col_sum,
     columns,
     hadamard,
+    inline_adjoints,
     matrix,
     model_text,
-    numeric_for,
     one_minus,
     ones,
     reverse_mode,
@@ -44,10 +42,9 @@ from derivations._graph import (
     sigmoid_facts,
     stack,
     vector,
-    worst_error,
 )
 from derivations._graph import stacked_check as _stacked_check
-from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE, relative_error
+from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE
 from rnn_spec import Model, parse_model
 from rnn_sym import Assumption, Derivation
 
@@ -399,16 +396,6 @@ def _canonical(g: Gru) -> Callable[[sp.Expr], sp.Expr]:
     return lambda e: e.xreplace(values)
 
 
-def _inline(g: Gru, expr: sp.Matrix) -> sp.Matrix:
-    tb = textbook_local(g)
-    mapping: dict = {}
-    for node in reversed(g.graph.nodes):
-        if node.key in g.kept:
-            for s, e in zip(g.kept[node.key], tb[node.key], strict=True):
-                mapping[s] = e.xreplace(mapping)
-    return expr.xreplace(mapping)
-
-
 def expanded_loss() -> Derivation:
     def build() -> Gru:
         return gru(T_EXPANDED, 1, 1)
@@ -446,39 +433,13 @@ def expanded_loss() -> Derivation:
         r"\theta \in (U_n, W_r, W_z, W_n, b_{in}, b_{hn})",
     )
     d.step(
-        _inline(g, stack([tb[n] for n in names])),
+        inline_adjoints(g, textbook_local, stack([tb[n] for n in names])),
         "put back the forward values; the textbook recursion, every δ inlined",
         prover=prover,
         display=r"\text{the textbook gradients above with the recursion inlined}",
     )
 
-    def run(against: str) -> Callable[[], float]:
-        def check() -> float:
-            numeric = numeric_for(g, textbook_local)
-            errors = []
-            for seed in CHECK_SEEDS:
-                params, x, y, h0, c0 = random_model_point(g.model, seed, g.T, 1, 1, None)
-                mine = numeric.evaluate(d.result, cell_inputs(g, params, x, y, h0)).ravel()
-                if against == "rnn_num":
-                    grads = rnn_num.loss_and_grads(params, x, y, h0, model=g.model)[1]
-                else:
-                    grads = fd_model_gradients(g.model, params, x, y, h0, c0, names)
-                expected = np.array([float(np.ravel(grads[n])[0]) for n in names])
-                errors.append(relative_error(mine, expected))
-            return worst_error(errors)
-
-        return check
-
-    d.cross_check(
-        f"lambdified result vs rnn_num.loss_and_grads (model: {model_text(g.model)})",
-        run("rnn_num"),
-        RNN_NUM_TOLERANCE,
-    )
-    d.cross_check(
-        "lambdified result vs central differences of an independent NumPy loss",
-        run("fd"),
-        FD_TOLERANCE,
-    )
+    add_checks(d, names, build)
     return d
 
 

@@ -20,7 +20,6 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 import rnn_num
@@ -28,25 +27,23 @@ from derivations._bptt_numeric import fd_model_gradients, random_model_point
 from derivations._graph import (
     Graph,
     Reverse,
-    cell_inputs,
     col_sum,
     columns,
     hadamard,
+    inline_adjoints,
     matrix,
     model_text,
-    numeric_for,
     one_minus,
     reverse_mode,
     sigmoid,
     sigmoid_facts,
     stack,
     vector,
-    worst_error,
 )
 from derivations._graph import (
     stacked_check as _stacked_check,
 )
-from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE, relative_error
+from derivations._numeric import FD_TOLERANCE, RNN_NUM_TOLERANCE
 from rnn_spec import Model, parse_model
 from rnn_sym import Assumption, Derivation
 
@@ -534,17 +531,6 @@ def _expanded(m: Lstm) -> tuple[sp.Expr, dict]:
     return loss, facts | canonical_tau
 
 
-def _inline(m: Lstm, expr: sp.Matrix) -> sp.Matrix:
-    """Replace every kept adjoint symbol by its textbook formula, last node first."""
-    tb = textbook_local(m)
-    mapping: dict = {}
-    for node in reversed(m.graph.nodes):
-        if node.key in m.kept:
-            for s, e in zip(m.kept[node.key], tb[node.key], strict=True):
-                mapping[s] = e.xreplace(mapping)
-    return expr.xreplace(mapping)
-
-
 def expanded_loss() -> Derivation:
     def build() -> Lstm:
         return lstm(T_EXPANDED, 1, 1)
@@ -597,40 +583,14 @@ def expanded_loss() -> Derivation:
         r"\theta \in (U_q, W_q, b_q, h_0, c_0)",
     )
     d.step(
-        _inline(m, stack([tb[n] for n in names])),
+        inline_adjoints(m, textbook_local, stack([tb[n] for n in names])),
         "put back the forward values; the textbook recursion, every δ inlined",
         prover=prover,
         display=r"\sum_t \delta z^q_t x_t,\ \sum_t \delta z^q_t h_{t-1},\ \sum_t \delta z^q_t, \\ "
         r"\sum_q W_q \delta z^q_1,\ f_1 \delta c_1 \text{ with the recursion inlined}",
     )
 
-    def run(against: str) -> Callable[[], float]:
-        def check() -> float:
-            numeric = numeric_for(m, textbook_local)
-            errors = []
-            for seed in CHECK_SEEDS:
-                params, x, y, h0, c0 = random_model_point(m.model, seed, m.T, 1, 1, None)
-                mine = numeric.evaluate(d.result, cell_inputs(m, params, x, y, h0, c0)).ravel()
-                if against == "rnn_num":
-                    grads = rnn_num.loss_and_grads(params, x, y, h0, c0=c0, model=m.model)[1]
-                else:
-                    grads = fd_model_gradients(m.model, params, x, y, h0, c0, names)
-                expected = np.array([float(np.ravel(grads[n])[0]) for n in names])
-                errors.append(relative_error(mine, expected))
-            return worst_error(errors)
-
-        return check
-
-    d.cross_check(
-        f"lambdified result vs rnn_num.loss_and_grads (model: {model_text(m.model)})",
-        run("rnn_num"),
-        RNN_NUM_TOLERANCE,
-    )
-    d.cross_check(
-        "lambdified result vs central differences of an independent NumPy loss",
-        run("fd"),
-        FD_TOLERANCE,
-    )
+    add_checks(d, build, names)
     return d
 
 

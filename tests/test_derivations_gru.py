@@ -2,31 +2,18 @@
 loss (and rnn_num), and the mistakes are rejected: r applied to h instead of (W_n h + b_hn),
 ∇b_hn taken equal to ∇b_in, a path into h_{t-1} dropped, z's two roles swapped."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import sympy as sp
 from _derivation_exports import assert_markdown_deterministic, assert_tex_compiles
+from _derivation_mutations import broken, fails_at, run_checks
 from _plain_models import plain_loss
 
 from derivations import gru
 from derivations._bptt_numeric import plain_model_loss, random_model_point
 from derivations._graph import hadamard
-from rnn_sym import Derivation, StepFailed
 
 NUMERIC = {"gru-grad-U", "gru-grad-W", "gru-grad-b", "gru-grad-h0", "gru-expanded-loss"}
-
-
-def broken(d: Derivation, index: int, **changes) -> Derivation:
-    d.steps[index - 1] = dataclasses.replace(d.steps[index - 1], **changes)
-    return d
-
-
-def fails_at(d: Derivation, index: int) -> None:
-    with pytest.raises(StepFailed) as info:
-        d.verify()
-    assert info.value.index == index
 
 
 @pytest.mark.parametrize("build", gru.DERIVATIONS, ids=lambda b: b.__name__)
@@ -35,23 +22,14 @@ def test_derivation_verifies(build):
     assert len(d.verify().steps) == len(d.steps)
 
 
-def run_checks(build, kind: str) -> None:
-    d = build()
-    checks = [c for c in d.cross_checks if kind in c.name]
-    assert bool(checks) == (d.slug in NUMERIC), d.slug
-    for check in checks:
-        error = check.run()
-        assert error <= check.tolerance, (check.name, error)
-
-
 @pytest.mark.parametrize("build", gru.DERIVATIONS, ids=lambda b: b.__name__)
 def test_finite_difference_cross_checks_pass(build):
-    run_checks(build, "central differences")
+    run_checks(build, "central differences", NUMERIC)
 
 
 @pytest.mark.parametrize("build", gru.DERIVATIONS, ids=lambda b: b.__name__)
 def test_rnn_num_cross_checks_pass(build):
-    run_checks(build, "rnn_num")
+    run_checks(build, "rnn_num", NUMERIC)
 
 
 def test_every_block_is_derived():

@@ -2,29 +2,16 @@
 independent loss (and with rnn_num), and the classic mistakes make a step fail: the cell-state
 path dropped, σ' written on the pre-activation, c_t for tanh(c_t), two gates swapped."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import sympy as sp
 from _derivation_exports import assert_markdown_deterministic, assert_tex_compiles
+from _derivation_mutations import broken, fails_at, run_checks
 from _plain_models import plain_loss
 
 from derivations import lstm
 from derivations._bptt_numeric import plain_model_loss, random_model_point
 from derivations._graph import hadamard
-from rnn_sym import Derivation, StepFailed
-
-
-def broken(d: Derivation, index: int, **changes) -> Derivation:
-    d.steps[index - 1] = dataclasses.replace(d.steps[index - 1], **changes)
-    return d
-
-
-def fails_at(d: Derivation, index: int) -> None:
-    with pytest.raises(StepFailed) as info:
-        d.verify()
-    assert info.value.index == index
 
 
 @pytest.mark.parametrize("build", lstm.DERIVATIONS, ids=lambda b: b.__name__)
@@ -45,23 +32,14 @@ NUMERIC = {
 }
 
 
-def run_checks(build, kind: str) -> None:
-    d = build()
-    checks = [c for c in d.cross_checks if kind in c.name]
-    assert bool(checks) == (d.slug in NUMERIC), d.slug
-    for check in checks:
-        error = check.run()
-        assert error <= check.tolerance, (check.name, error)
-
-
 @pytest.mark.parametrize("build", lstm.DERIVATIONS, ids=lambda b: b.__name__)
 def test_finite_difference_cross_checks_pass(build):
-    run_checks(build, "central differences")
+    run_checks(build, "central differences", NUMERIC)
 
 
 @pytest.mark.parametrize("build", lstm.DERIVATIONS, ids=lambda b: b.__name__)
 def test_rnn_num_cross_checks_pass(build):
-    run_checks(build, "rnn_num")
+    run_checks(build, "rnn_num", NUMERIC)
 
 
 def test_every_parameter_block_and_initial_state_is_derived():

@@ -3,30 +3,17 @@ differences of an independent loss; the mistakes are rejected: tanh' kept for Re
 of a mean forgotten, the sum over t not stopped at K, the ½ of MSE lost or doubled, a diag
 factor kept for the identity activation, ∇b_hh different from ∇b_ih."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import sympy as sp
 from _derivation_exports import assert_markdown_deterministic, assert_tex_compiles
+from _derivation_mutations import broken, fails_at
 from _plain_models import plain_loss
 
 from derivations import variants
 from derivations._bptt_numeric import plain_model_loss, random_model_point
 from derivations._graph import hadamard
 from rnn_spec import parse_model
-from rnn_sym import Derivation, StepFailed
-
-
-def broken(d: Derivation, index: int, **changes) -> Derivation:
-    d.steps[index - 1] = dataclasses.replace(d.steps[index - 1], **changes)
-    return d
-
-
-def fails_at(d: Derivation, index: int) -> None:
-    with pytest.raises(StepFailed) as info:
-        d.verify()
-    assert info.value.index == index
 
 
 @pytest.mark.parametrize("build", variants.DERIVATIONS, ids=lambda b: b.__name__)
