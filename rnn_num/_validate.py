@@ -70,6 +70,27 @@ def check_seed(name: str, value: object) -> int:
     return check_count(name, value, minimum=0)
 
 
+def check_tolerance(name: str, value: object, hint: str = "") -> float:
+    """A relative tolerance: a finite real number in (0, 1), of any Python or NumPy real type.
+
+    The relative error |a - e| / (|a| + |e|) never exceeds 1, so a tolerance >= 1 could never
+    fail a check: it is refused, as is anything that is not a real number (bool included).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number in (0, 1){hint}; got {value!r}")
+    number = float(value)
+    if not (np.isfinite(number) and 0.0 < number < 1.0):
+        reason = (
+            "a tolerance of 1 or more can never fail (a relative error is at most 1)"
+            if np.isfinite(number) and number >= 1.0
+            else "it must be greater than 0"
+            if np.isfinite(number)
+            else "it must be finite"
+        )
+        raise ValueError(f"{name} must be a real number in (0, 1){hint}; got {value!r}: {reason}")
+    return number
+
+
 def check_positive(name: str, value: object, hint: str = "") -> float:
     """A tolerance or step: a finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
