@@ -8,8 +8,11 @@ writes the generated pages of the documentation site.
 
 Output files are deterministic (no dates, timings or paths in them); timings appear on the
 terminal only. The exit status is 0 when every step, cross-check and erratum check passed,
-1 when any failed (each failure is named), 2 when --out/--docs is not a usable directory,
-3 when `--pdf` was asked for but no LaTeX compiler is installed or a document did not compile.
+1 when any failed (each failure is named), 2 when --out/--docs is not a usable directory or a
+file could not be written (one line names it), 3 when `--pdf` was asked for but no LaTeX
+compiler is installed or a document did not compile.
+
+Writing is safe to interrupt and never removes a user's files: see `rnn_derive/_output.py`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from rnn_derive._output import OutputError, OutputFolder, folder_problem
 
 NAME = "build"
 HELP = "verify every derivation and errata check, and write .tex/.md documents and report.json"
@@ -37,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Writes DIR/derivations/*.tex|.md, DIR/errata/errata-NNN.tex|.md, "
         "DIR/code-beside-maths.tex|.md, DIR/index.md and DIR/report.json. Exit status: 0 when "
         "every step, cross-check and erratum check passed; 1 when any failed (each is named "
-        "on stderr); 2 when --out or --docs is not a usable directory; 3 when --pdf could not "
-        "make every PDF."
+        "on stderr); 2 when --out or --docs is not a usable directory or a file could not be "
+        "written; 3 when --pdf could not make every PDF. Only files an earlier build recorded in "
+        "DIR/.rnn-derive-manifest.json are ever removed."
     )
     parser.add_argument(
         "--out",
@@ -198,41 +205,6 @@ def _check_errata() -> ErrataRecords:
 # --------------------------------------------------------------------------- writing
 
 
-class _Writer:
-    """Writes files under a root, only when their bytes change, and remembers them."""
-
-    def __init__(self, root: pathlib.Path) -> None:
-        self.root = root
-        self.written: list[pathlib.Path] = []
-
-    def write(self, relative: str, text: str) -> pathlib.Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = text.encode("utf-8")
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
-        self.written.append(path)
-        return path
-
-    def write_bytes(self, relative: str, data: bytes) -> pathlib.Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
-        self.written.append(path)
-        return path
-
-    def remove_stale(self, subdir: str, suffixes: Sequence[str]) -> None:
-        """Delete files this run did not write, in a folder the build owns entirely."""
-        folder = self.root / subdir
-        if not folder.is_dir():
-            return
-        keep = set(self.written)
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix in suffixes and path not in keep:
-                path.unlink()
-
-
 def _derivations_index_md(records: Sequence[DerivationRecord], link_prefix: str) -> str:
     from rnn_sym._export import md_table
 
@@ -326,7 +298,7 @@ def _report(records: Sequence[DerivationRecord], errata: ErrataRecords) -> dict:
 
 
 def _write_documents(
-    writer: _Writer,
+    writer: OutputFolder,
     records: Sequence[DerivationRecord],
     errata: ErrataRecords,
     *,
@@ -342,27 +314,27 @@ def _write_documents(
     )
 
     for r in records:
-        if r.derivation is None:
-            continue
-        writer.write(
+        if r.derivation is None or f"{DERIVATIONS_DIR}/{r.slug}.md" in writer.staged:
+            continue  # no document, or a repeated slug (reported as a failure): the first wins
+        writer.stage(
             f"{DERIVATIONS_DIR}/{r.slug}.md",
             derivation_to_markdown(r.derivation, r.verification, r.code),
         )
         if tex:
-            writer.write(
+            writer.stage(
                 f"{DERIVATIONS_DIR}/{r.slug}.tex",
                 derivation_to_tex(r.derivation, r.verification, r.code),
             )
     for seed, items, confirmations in errata.per_seed:
         name = f"{ERRATA_DIR}/errata-{seed[:3]}"
-        writer.write(f"{name}.md", errata_markdown(seed, items, confirmations))
+        writer.stage(f"{name}.md", errata_markdown(seed, items, confirmations))
         if tex:
-            writer.write(f"{name}.tex", errata_tex(seed, items, confirmations))
-    writer.write(f"{ERRATA_DIR}/index.md", errata_index_markdown(errata.per_seed))
+            writer.stage(f"{name}.tex", errata_tex(seed, items, confirmations))
+    writer.stage(f"{ERRATA_DIR}/index.md", errata_index_markdown(errata.per_seed))
     code = _all_code()
-    writer.write("code-beside-maths.md", code_beside_md(code, heading="#"))
+    writer.stage("code-beside-maths.md", code_beside_md(code, heading="#"))
     if tex:
-        writer.write(
+        writer.stage(
             "code-beside-maths.tex",
             tex_document("The code beside the maths", code_beside_tex(code)),
         )
@@ -383,21 +355,19 @@ def _write_docs(docs_root: pathlib.Path, records, errata) -> list[pathlib.Path]:
         vanishing_page_markdown,
     )
 
-    writer = _Writer(docs_root)
+    writer = OutputFolder(docs_root)
     _write_documents(writer, records, errata, tex=False)
-    writer.write(
+    writer.stage(
         f"{DERIVATIONS_DIR}/index.md",
         "# Derivations\n\nEvery step proven by SymPy; every result cross-checked against the "
         "NumPy reference and finite differences by `rnn-derive build`.\n\n"
         + _derivations_index_md(records, ""),
     )
-    writer.write("cli.md", cli_reference_markdown())
-    writer.write("api.md", api_reference_markdown())
-    writer.write_bytes("gradient-norms.svg", gradient_norms_svg())
-    writer.write("vanishing-exploding.md", vanishing_page_markdown("gradient-norms.svg"))
-    writer.remove_stale(DERIVATIONS_DIR, (".md",))
-    writer.remove_stale(ERRATA_DIR, (".md",))
-    return writer.written
+    writer.stage("cli.md", cli_reference_markdown())
+    writer.stage("api.md", api_reference_markdown())
+    writer.stage("gradient-norms.svg", gradient_norms_svg())
+    writer.stage("vanishing-exploding.md", vanishing_page_markdown("gradient-norms.svg"))
+    return writer.commit()
 
 
 # --------------------------------------------------------------------------- PDF
@@ -407,8 +377,12 @@ def _write_docs(docs_root: pathlib.Path, records, errata) -> list[pathlib.Path]:
 _REPRODUCIBLE_TEX = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
 
 
-def _compile_pdfs(paths: Sequence[pathlib.Path]) -> tuple[int, list[str]]:
-    """Compile each .tex in its folder; returns (exit status, failures)."""
+def _compile_pdfs(folder: OutputFolder, sources: Sequence[str]) -> tuple[int, list[str], int]:
+    """Compile each .tex in a scratch folder and install only its PDF beside it.
+
+    Returns (exit status, failures, PDFs made). The .aux/.log/.out files stay in the scratch
+    folder, and a PDF is replaced only by a complete one.
+    """
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
     if pdflatex is None:
         _progress(
@@ -416,34 +390,48 @@ def _compile_pdfs(paths: Sequence[pathlib.Path]) -> tuple[int, list[str]]:
             "  apt-get install texlive-latex-base texlive-latex-recommended\n"
             "(the .tex files are written and compile with it)."
         )
-        return 3, ["--pdf: pdflatex is not installed"]
-    failures = []
-    for index, path in enumerate(paths, start=1):
-        _progress(f"pdf [{index}/{len(paths)}] {path.name}")
+        return 3, ["--pdf: pdflatex is not installed"], 0
+    failures, made = [], 0
+    for index, relative in enumerate(sources, start=1):
+        source = folder.root / relative
+        _progress(f"pdf [{index}/{len(sources)}] {source.name}")
         if latexmk:
             commands = [
-                [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", path.name]
+                [
+                    latexmk,
+                    "-pdf",
+                    "-interaction=nonstopmode",
+                    "-halt-on-error",
+                    "-quiet",
+                    source.name,
+                ]
             ]
         else:  # twice, so that longtable widths and references settle
-            command = [pdflatex, "-interaction=nonstopmode", "-halt-on-error", path.name]
+            command = [pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name]
             commands = [command, command]
-        for command in commands:
-            result = subprocess.run(
-                command,
-                cwd=path.parent,
-                env={**os.environ, **_REPRODUCIBLE_TEX},
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=300,
-            )
-            if result.returncode != 0:
-                tail = "\n".join(
-                    line for line in result.stdout.splitlines() if line.startswith("!")
-                )[:500]
-                failures.append(f"{path.name} did not compile: {tail or 'see its .log'}")
-                break
-    return (3 if failures else 0), failures
+        with tempfile.TemporaryDirectory(prefix="rnn-derive-pdf-") as scratch:
+            shutil.copyfile(source, pathlib.Path(scratch) / source.name)
+            for command in commands:
+                result = subprocess.run(
+                    command,
+                    cwd=scratch,
+                    env={**os.environ, **_REPRODUCIBLE_TEX},
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=300,
+                )
+                if result.returncode != 0:
+                    tail = "\n".join(
+                        line for line in result.stdout.splitlines() if line.startswith("!")
+                    )[:500]
+                    failures.append(f"{source.name} did not compile: {tail or 'no message'}")
+                    break
+            else:
+                pdf = pathlib.Path(scratch) / source.with_suffix(".pdf").name
+                folder.install(str(pathlib.PurePosixPath(relative).with_suffix(".pdf")), pdf)
+                made += 1
+    return (3 if failures else 0), failures, made
 
 
 # --------------------------------------------------------------------------- main
@@ -499,34 +487,21 @@ def builders() -> list[Callable[[], object]]:
     return list(derivation_builders())
 
 
-def _output_dir_problem(text: str, option: str) -> str | None:
-    """Why `text` cannot be the output directory of `option`, or None when it can.
+def _is_pdf_of_generated_tex(generated: set[str]) -> Callable[[str], bool]:
+    """A recorded PDF stays while its .tex is still generated (`--pdf` may be off this time)."""
 
-    Checked (and created) before the minutes of verification, so that a wrong path fails at
-    once with the fix instead of a traceback at the end. An empty value is refused: it would
-    mean the current directory, where the build would scatter its files.
-    """
-    if not text.strip():
-        return f"{option} is empty: give a directory, e.g. {option} build"
-    path = pathlib.Path(text)
-    if path.exists() and not path.is_dir():
-        return f"{option} {text}: this is a file, not a directory; give a directory path"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        return (
-            f"{option} {text}: cannot create this directory ({error.strerror or error}); "
-            "give a directory you can write to"
-        )
-    if not os.access(path, os.W_OK | os.X_OK):
-        return f"{option} {text}: this directory is not writable; give one you can write to"
-    return None
+    def keep(relative: str) -> bool:
+        path = pathlib.PurePosixPath(relative)
+        return path.suffix == ".pdf" and str(path.with_suffix(".tex")) in generated
+
+    return keep
 
 
 def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
+    # every argument is checked before anything is created or the minutes of proofs begin
     for option, value in (("--out", args.out), ("--docs", args.docs)):
-        problem = None if value is None else _output_dir_problem(value, option)
+        problem = None if value is None else folder_problem(value, option)
         if problem is not None:
             print(f"rnn-derive build: {problem}", file=sys.stderr)
             return 2
@@ -551,35 +526,39 @@ def run(args: argparse.Namespace) -> int:
         seen.setdefault(record.slug, record.position)
     errata = _check_errata()
 
-    writer = _Writer(out)
+    # Everything is rendered in memory first, then written in one commit: see _output.py.
+    writer = OutputFolder(out)
     failures = [f for r in records for f in r.failures] + errata.failures
     try:
         _write_documents(writer, records, errata, tex=True)
-        writer.write("index.md", _index_md(records, errata))
+        writer.stage("index.md", _index_md(records, errata))
     except Exception as error:
-        failures.append(f"writing the documents failed: {type(error).__name__}: {error}")
+        failures.append(f"rendering the documents failed: {type(error).__name__}: {error}")
     report = _report(records, errata)
     report["failures"] = failures
     report["ok"] = not failures
-    writer.write(
+    writer.stage(
         "report.json", json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     )
-    writer.remove_stale(DERIVATIONS_DIR, (".md", ".tex"))
-    writer.remove_stale(ERRATA_DIR, (".md", ".tex"))
-    if args.docs:
-        try:
+    generated = set(writer.staged)
+    try:
+        written = writer.commit(last=("report.json",), keep=_is_pdf_of_generated_tex(generated))
+        docs_files = []
+        if args.docs:
             docs_files = _write_docs(pathlib.Path(args.docs), records, errata)
             _progress(f"docs: {len(docs_files)} generated page(s) in {args.docs}")
-        except Exception as error:
-            failures.append(f"writing the docs pages failed: {type(error).__name__}: {error}")
-
-    pdf_status, pdf_failures = 0, []
-    if args.pdf:
-        pdf_status, pdf_failures = _compile_pdfs([p for p in writer.written if p.suffix == ".tex"])
+        pdf_status, pdf_failures, pdfs = 0, [], 0
+        if args.pdf:
+            sources = sorted(f for f in generated if f.endswith(".tex"))
+            pdf_status, pdf_failures, pdfs = _compile_pdfs(writer, sources)
+    except OutputError as error:
+        print(f"rnn-derive build: {error}", file=sys.stderr)
+        return 2
 
     print(_summary(records, errata))
+    made = f" and {pdfs} PDF(s)" if args.pdf else ""
     print(
-        f"\n{len(writer.written)} file(s) written under {out}/ "
+        f"\n{len(written)} file(s){made} written under {out}/ "
         f"in {time.perf_counter() - began:.1f} s (report: {out / 'report.json'})"
     )
     if failures or pdf_failures:

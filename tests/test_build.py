@@ -245,15 +245,27 @@ def test_pdf_compiles_each_document(fake_content, tmp_path):
     assert (tmp_path / "code-beside-maths.pdf").is_file()
 
 
+def _other() -> Derivation:
+    x = sp.Symbol("x", real=True)
+    return Derivation("other-one", "Another", lhs=x + x, start=x + x).step(2 * x, "collect")
+
+
 def test_docs_pages_replace_stale_generated_pages_only(fake_content, tmp_path):
-    fake_content(_good)
     docs = tmp_path / "docs"
-    (docs / "derivations").mkdir(parents=True)
-    (docs / "derivations" / "removed-derivation.md").write_text("# gone\n")
-    (docs / "hand-written.md").write_text("# mine\n")
+    fake_content(_good, _other)
     assert main(["build", "--out", str(tmp_path / "out"), "--docs", str(docs)]) == 0
-    assert not (docs / "derivations" / "removed-derivation.md").exists()
+    assert (docs / "derivations" / "other-one.md").is_file()
+    # the user's own files, in the folders the build writes into and beside them
+    (docs / "derivations" / "my-notes.md").write_text("# mine\n")
+    (docs / "hand-written.md").write_text("# mine\n")
+    (tmp_path / "out" / "derivations" / "my-draft.tex").write_text("% mine\n")
+    fake_content(_good)  # other-one is no longer a derivation: its pages are stale
+    assert main(["build", "--out", str(tmp_path / "out"), "--docs", str(docs)]) == 0
+    assert not (docs / "derivations" / "other-one.md").exists()
+    assert not (tmp_path / "out" / "derivations" / "other-one.tex").exists()
+    assert (docs / "derivations" / "my-notes.md").read_text() == "# mine\n"
     assert (docs / "hand-written.md").read_text() == "# mine\n"
+    assert (tmp_path / "out" / "derivations" / "my-draft.tex").read_text() == "% mine\n"
     for page in (
         "derivations/good-one.md",
         "derivations/index.md",
