@@ -5,7 +5,10 @@ For one configuration (default: the notes' toy sizes n_x = 2, n_h = 3, n_y = 2, 
 1. derive every gradient by reverse-mode differentiation of the unrolled graph (SymPy's
    diff of each node, last node first);
 2. prove it equal to the textbook recursion (node by node, backward induction) and to the
-   unrolled Σ Π form (∇_W, ∇_U, ∇_b, ∇_{h0}; induction on k);
+   unrolled Σ Π form (∇_W, ∇_U, ∇_b, ∇_{h0}): the lemma ∇_{h_k}L = Σ_{t≥k} (∂h_t/∂h_k)ᵀ g_t
+   by induction on k, then the Σ Π form exactly as sigma_pi() writes it against the recursion
+   form with the lemma substituted (rnn_sym.prove_sigma_pi_form), for every T accepted;
+   for T <= 4 and sizes <= 3 also with every product of Jacobians multiplied out;
 3. for T <= 4, also derive it by SymPy's diff of the fully expanded loss and prove the two
    equal as polynomials (targets drawn from --seed);
 4. lambdify and compare with rnn_num and with central finite differences of an independent
@@ -178,10 +181,12 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
         MAX_T_EXPANDED,
         PARAMETER_NAMES,
         NumericBptt,
+        StepFailed,
         expanded_full,
         full_forms,
         model_symbols,
         prove_recursion,
+        prove_sigma_pi_form,
         prove_sigma_pi_inductive,
         residual_is_zero,
         reverse_mode,
@@ -192,7 +197,7 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
     began = time.perf_counter()
     seconds = dict.fromkeys(only, 0.0)
     proven_rec = dict.fromkeys(only, True)
-    proven_sp: dict[str, bool | None] = {n: (n in ("U", "W", "b", "h0")) or None for n in only}
+    proven_sp: dict[str, bool | None] = dict.fromkeys(only)
     proven_exp: dict[str, bool | None] = dict.fromkeys(only)
 
     _progress(f"reverse-mode diff of the unrolled graph, T={T}, n_x={n_x}, n_h={n_h}, n_y={n_y}")
@@ -217,6 +222,16 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
     for name in ("U", "W", "b", "h0"):
         if name in seconds:
             seconds[name] += sp_seconds / 4
+    _progress("proving the Σ Π form as written equal to the recursion form (any T, exact)")
+    for name in ("U", "W", "b", "h0"):
+        if name in only:
+            try:
+                record = prove_sigma_pi_form(rm, name)
+                proven_sp[name] = True
+                seconds[name] += record.seconds
+            except StepFailed as error:
+                _progress(f"  ∇_{name}: {error}")
+                proven_sp[name] = False
 
     small = T <= MAX_T_EXPANDED and max(n_x, n_h, n_y) <= _SMALL_SIZE
     if small:
@@ -225,7 +240,9 @@ def _verify(args: argparse.Namespace, only: tuple[str, ...]) -> int:
         for name in ("U", "W", "b", "h0"):
             if name in only:
                 t0 = time.perf_counter()
-                proven_sp[name] = residual_is_zero(sigma_pi_full(rm, name) - unrolled[name])
+                # an additional check, with every product of Jacobians multiplied out
+                multiplied_out = residual_is_zero(sigma_pi_full(rm, name) - unrolled[name])
+                proven_sp[name] = bool(proven_sp[name]) and multiplied_out
                 seconds[name] += time.perf_counter() - t0
 
     if small:

@@ -333,28 +333,37 @@ def hidden_jacobian(m: RnnSymbols, t: int, k: int) -> sp.Matrix:
 
 
 def sigma_pi(
-    rm: ReverseMode, name: str, *, grad_o: dict[int, sp.Matrix] | None = None
+    rm: ReverseMode,
+    name: str,
+    *,
+    grad_o: dict[int, sp.Matrix] | None = None,
+    chain: Callable[[int, int], sp.Matrix] | None = None,
 ) -> sp.Matrix:
     """Σ_t Σ_{k≤t} diag(1 − h_k²) (∂h_t/∂h_k)ᵀ Vᵀ ∇_{o_t}L · z_kᵀ for z = h_{k−1} (W), x_k (U), 1 (b).
 
     For h0: Σ_t (∂h_t/∂h_0)ᵀ Vᵀ ∇_{o_t}L. `grad_o` replaces the ∇_{o_t}L symbols (e.g. by ŷ_t − y_t).
+    `chain(t, k)` replaces the column (∂h_t/∂h_k)ᵀ Vᵀ ∇_{o_t}L (prove_sigma_pi_form passes
+    opaque vectors, so the sums are compared without multiplying out any product).
     """
     _require_reverse_mode(rm, "sigma_pi")
     m = rm.model
     go = grad_o if grad_o is not None else rm.grad_o
+    if chain is None:
+
+        def chain(t: int, k: int) -> sp.Matrix:
+            return hidden_jacobian(m, t, k).T * m.V.T * go[t]
+
     if name == "h0":
-        return sum((hidden_jacobian(m, t, 0).T * m.V.T * go[t] for t in go), sp.zeros(m.n_h, 1))
+        return sum((chain(t, 0) for t in go), sp.zeros(m.n_h, 1))
     right = {"W": lambda k: m.h(k - 1).T, "U": lambda k: m.x(k).T, "b": lambda k: sp.eye(1)}
     if name not in right:
         raise KeyError(f"the Σ Π form exists for W, U, b and h0, not {name!r}")
-    total = None
-    for t in go:
-        for k in range(1, t + 1):
-            term = (
-                tanh_derivative(m, k) * hidden_jacobian(m, t, k).T * m.V.T * go[t] * right[name](k)
-            )
-            total = term if total is None else total + term
-    return total
+    terms = [
+        tanh_derivative(m, k) * chain(t, k) * right[name](k) for t in go for k in range(1, t + 1)
+    ]
+    # one Add per entry: adding the T² matrices one by one re-flattens every sum (quadratic)
+    rows, cols = terms[0].shape
+    return sp.Matrix(rows, cols, lambda i, j: sp.Add(*(term[i, j] for term in terms)))
 
 
 # --- inlining adjoint symbols (small T only) --------------------------------------------------
@@ -486,6 +495,20 @@ def _prove(
     return ProofRecord(claim, method, time.perf_counter() - t0)
 
 
+def _prove_polynomial(claim: str, method: str, lhs: sp.Matrix, rhs: sp.Matrix) -> ProofRecord:
+    """As _prove, decided exactly by sparse polynomials over ℚ (SymPy's expand when not polynomial)."""
+    from rnn_sym._polys import is_zero_polynomial
+
+    t0 = time.perf_counter()
+    residual = lhs - rhs
+    zero = is_zero_polynomial(residual)
+    if zero is None:
+        return _prove(claim, method, lhs, rhs)
+    if not zero:
+        raise StepFailed(claim, 1, method, residual.applyfunc(sp.expand))
+    return ProofRecord(claim, method + " (exact, sparse polynomials)", time.perf_counter() - t0)
+
+
 def prove_recursion(rm: ReverseMode, tb: Textbook | None = None) -> Iterator[ProofRecord]:
     """Node by node: diff's adjoint of o_t, h_t and each parameter equals the textbook form.
 
@@ -545,6 +568,45 @@ def prove_sigma_pi_inductive(rm: ReverseMode) -> Iterator[ProofRecord]:
                 (Q * jacobian(m, k + 1)).T * v,
             )
         yield ProofRecord(claim, "expand, induction", time.perf_counter() - t0)
+
+
+def prove_sigma_pi_form(rm: ReverseMode, name: str) -> ProofRecord:
+    """The Σ Π form `sigma_pi(rm, name)` equals the recursion form of ∇_name, at any sizes.
+
+    With the lemma of prove_sigma_pi_inductive, ∇_{h_k}L = Σ_{t≥k} p_{t,k} where p_{t,k} is
+    the column (∂h_t/∂h_k)ᵀ Vᵀ ∇_{o_t}L (∂h_t/∂h_k := J(t) ⋯ J(k+1), its definition). This
+    proves the remaining step: substituted into the textbook ∇_W = Σ_k diag(1 − h_k²) ∇_{h_k}L
+    h_{k−1}ᵀ (∇_U, ∇_b alike; ∇_{h0} is the lemma at k = 0), the sums exchanged give exactly the
+    Σ_t Σ_k of sigma_pi, term by term. Each p_{t,k} is a vector of fresh symbols on both sides,
+    so no product of Jacobians is multiplied out and the work is O(T² n_h²) for any T: a shifted
+    index, a dropped or repeated term, or a wrong factor z_k in sigma_pi is caught.
+    """
+    _require_reverse_mode(rm, "prove_sigma_pi_form")
+    m = rm.model
+    n = m.n_h
+    chains = {
+        (t, k): sp.Matrix(n, 1, lambda i, _, t=t, k=k: sp.Symbol(f"p_{{{t},{k},{i + 1}}}"))
+        for t in rm.grad_o
+        for k in range(0, t + 1)
+    }
+
+    def unrolled_adjoint(k: int) -> sp.Matrix:
+        return sum((chains[t, k] for t in rm.grad_o if t >= k), sp.zeros(n, 1))
+
+    if name == "h0":
+        recursion_form = unrolled_adjoint(0)
+    else:
+        tb = textbook(rm)
+        if name not in ("W", "U", "b"):
+            raise KeyError(f"the Σ Π form exists for W, U, b and h0, not {name!r}")
+        hypothesis = {
+            a: e
+            for k in range(1, m.T + 1)
+            for a, e in zip(rm.grad_h[k], unrolled_adjoint(k), strict=True)
+        }
+        recursion_form = tb.params[name].xreplace(hypothesis)
+    displayed = sigma_pi(rm, name, chain=lambda t, k: chains[t, k])
+    return _prove_polynomial(f"sigma_pi_form({name})", "expand, lemma", displayed, recursion_form)
 
 
 def full_forms(
@@ -630,6 +692,7 @@ __all__ = [
     "jacobian",
     "loss_steps",
     "prove_recursion",
+    "prove_sigma_pi_form",
     "prove_sigma_pi_inductive",
     "residual_is_zero",
     "reverse_mode",
