@@ -10,10 +10,14 @@ blocks, the targets, the initial states and how the function is called; without 
 legacy keywords (activation=, head=, many_to_one=) describe an Elman model whose h0 is one
 (n_h,) vector shared by the batch, as this checker always did.
 
-The truth is `rnn_num.loss_and_grads`. The diagnosis compares the user's wrong blocks with
-the gradients of known mistakes, computed by independent NumPy implementations from the
-same cases: `_bptt_variants.RULES` for the canonical model, `_gated_variants.RULES` for
-every other model (the LSTM, the GRU, the Elman variants).
+The truth is `rnn_num.loss_and_grads`, bound when this module is imported (a test's
+`mock.patch("rnn_num.loss_and_grads", ...)` cannot become the checker's truth). Whatever the
+user's function returns is copied at once (it may reuse its buffers from call to call) and
+must be real numbers; a case is checked against MEMORY_BUDGET before it is drawn. The
+diagnosis compares the user's wrong blocks with the gradients of known mistakes, computed by
+independent NumPy implementations from the same cases: `_bptt_variants.RULES` for the
+canonical model, `_gated_variants.RULES` for every other model (the LSTM, the GRU, the
+Elman variants).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import numpy as np
 from rnn_check import _bptt_variants as variants
 from rnn_check import _gated_variants as gated
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
-from rnn_spec import Model, ModelError, parse_model
+from rnn_num._model import loss_and_grads as _reference_loss_and_grads
+from rnn_num._validate import check_tolerance
+from rnn_spec import Model, parse_model
 
 BLOCKS: tuple[str, ...] = variants.BLOCKS
 _ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
@@ -169,6 +175,85 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+# The most memory one case may need, in bytes. The battery's cases need kilobytes; a case
+# above this is a mistake (T = 10**9) and is refused before anything is allocated.
+MEMORY_BUDGET = 2**30
+
+
+def _check_sizes(
+    T: object, n_x: object, n_h: object, n_y: object, batch: object, seed: object
+) -> tuple[int, int, int, int, int | None, int]:
+    """The sizes of a case as Python ints (NumPy integers accepted), or one ValueError."""
+    for name, value in (("T", T), ("n_x", n_x), ("n_h", n_h), ("n_y", n_y)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if batch is not None and (
+        isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1
+    ):
+        raise ValueError(f"batch must be None (no batch axis) or a positive integer, got {batch!r}")
+    return (
+        int(T),
+        int(n_x),
+        int(n_h),
+        int(n_y),
+        None if batch is None else int(batch),
+        _check_seed(seed),
+    )
+
+
+def _case_bytes(m: Model, T: int, n_x: int, n_h: int, n_y: int, batch: int | None) -> int:
+    """An estimate of the bytes one case needs (float64), from its sizes alone (exact ints,
+    so no size can overflow it)."""
+    rows = T * (batch or 1)
+    n_out = n_y if m.has_output_layer else 0
+    params = sum(
+        math.prod(b.shape) for b in m.blocks(n_x, n_h, n_y if m.has_output_layer else None)
+    )
+    target = n_h if m.head == "given" else 1 if m.head == "softmax-ce" else n_y
+    # per step and sequence: x_t, the target, the states and the gate values (a_t for an
+    # Elman cell), o_t and ŷ_t; the backward pass holds an adjoint of each of them too
+    hidden = (len(m.states) + max(len(m.gates), 1)) * n_h
+    per_row = n_x + target + 2 * (hidden + 2 * n_out)
+    initial = len(m.initial_states) * (batch or 1) * n_h
+    return 8 * (rows * per_row + 2 * params + 2 * initial)  # + the gradients of all of them
+
+
+def case_bytes(
+    T: int,
+    n_x: int,
+    n_h: int,
+    n_y: int,
+    batch: int | None = None,
+    model: Model | Mapping | str | None = None,
+) -> int:
+    """The estimate of the memory (bytes) a case of these sizes needs, which the checker
+    compares with MEMORY_BUDGET before it draws the case: x, the targets, the parameters,
+    the states of all T steps, their adjoints and the gradients, in float64."""
+    T, n_x, n_h, n_y, batch, _ = _check_sizes(T, n_x, n_h, n_y, batch, 0)
+    return _case_bytes(_resolve(model).model, T, n_x, n_h, n_y, batch)
+
+
+def _bytes_text(n: int) -> str:
+    if n.bit_length() > 1000:  # beyond a float: the power of ten says it
+        return f"10^{int(math.log10(n))} bytes"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _check_budget(m: Model, T: int, n_x: int, n_h: int, n_y: int, batch: int | None) -> None:
+    need = _case_bytes(m, T, n_x, n_h, n_y, batch)
+    if need > MEMORY_BUDGET:
+        raise ValueError(
+            f"this case needs about {_bytes_text(need)} (x, targets, parameters, the states "
+            "of all T steps and the gradients, float64), above the checker's memory budget of "
+            f"{_bytes_text(MEMORY_BUDGET)} (rnn_check._code.MEMORY_BUDGET). Fix: use smaller "
+            "T/sizes; the checker needs only small cases (its battery has T <= 5, sizes <= 5 "
+            f"and batch {_BATCH})"
+        )
+
+
 def make_case(
     T: int,
     n_x: int,
@@ -193,16 +278,10 @@ def make_case(
     the model's h0 option: None (zero), (n_h,) (shared, the legacy keywords' choice), or
     (batch, n_h) (per-sequence; (n_h,) without a batch). n_y is unused for head=given.
     """
-    for name, value in (("T", T), ("n_x", n_x), ("n_h", n_h), ("n_y", n_y)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if batch is not None and (
-        isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1
-    ):
-        raise ValueError(f"batch must be None (no batch axis) or a positive integer, got {batch!r}")
-    seed = _check_seed(seed)
+    T, n_x, n_h, n_y, batch, seed = _check_sizes(T, n_x, n_h, n_y, batch, seed)
     setting = _resolve(model, None, head, many_to_one)
-    return _draw(setting.model, int(T), int(n_x), int(n_h), int(n_y), seed, batch, targets)
+    _check_budget(setting.model, T, n_x, n_h, n_y, batch)  # before anything is allocated
+    return _draw(setting.model, T, n_x, n_h, n_y, seed, batch, targets)
 
 
 def _draw(
@@ -295,10 +374,7 @@ def _legacy_keywords(m: Model) -> dict | None:
 
 def _reference(case: Case, setting: _Setting) -> tuple[float, dict[str, np.ndarray]]:
     """rnn_num's loss and gradients (keyed by the model's gradient names) on one case."""
-    try:
-        from rnn_num import loss_and_grads
-    except ImportError as error:  # pragma: no cover - only while rnn_num is being written
-        raise RuntimeError("rnn_check needs rnn_num.loss_and_grads as its reference") from error
+    loss_and_grads = _reference_loss_and_grads  # bound at import: patching rnn_num cannot reach it
     m = setting.model
     params, x, y, h0, *rest = _inputs(case, setting)
     legacy = _legacy_keywords(m)
@@ -314,7 +390,8 @@ def _reference(case: Case, setting: _Setting) -> tuple[float, dict[str, np.ndarr
         raise RuntimeError(
             f"rnn_num cannot compute the reference for model={_model_text(m)!r}: {error}"
         ) from None
-    return float(loss), {k: np.asarray(grads[k], dtype=float) for k in m.gradient_names()}
+    # copies: the comparison runs after all cases, so nothing kept may be shared
+    return float(loss), {k: np.array(grads[k], dtype=float) for k in m.gradient_names()}
 
 
 def _truth(
@@ -453,20 +530,68 @@ def _call(fn: Callable, case: Case, setting: _Setting) -> object:
         ) from error
 
 
-def _as_array(value: object, what: str, case: Case) -> np.ndarray:
+def _odd_entry(array: np.ndarray) -> str:
+    """Where an object array holds its first entry that is not a real number."""
+    for index, entry in np.ndenumerate(array):
+        if entry is None or isinstance(entry, str | bytes | complex | np.complexfloating):
+            where = list(index) if index else ""
+            name = "None" if entry is None else f"a {type(entry).__name__}"
+            return f" holds {name}{f' at {where}' if where else ''}"
+    return " is an object array"
+
+
+def _as_array(
+    value: object, what: str, case: Case, wanted: str = "a real floating-point array"
+) -> np.ndarray:
+    """A fresh float64 copy of a number or array the user's function returned.
+
+    A copy, because the comparison runs after all cases and a function may return the same
+    buffers every time, overwritten in place. Only real numbers pass: NumPy would read text
+    as numbers, drop an imaginary part (with a warning), and read bools and None as numbers.
+    Integers are real numbers (exact in float64 at these sizes) and pass.
+    """
     if value is None:  # NumPy would read None as NaN: say what really happened
         raise _IllFormed(
-            f"ILL-FORMED: {what} is None",
+            f"ILL-FORMED: {what} is None: return {wanted}",
             f"{what} is None (a missing return statement?); case {case.describe()}.",
         )
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as error:
+    where = f"case {case.describe()}"
+    if isinstance(value, str | bytes):
         raise _IllFormed(
-            f"ILL-FORMED: {what} is not an array of numbers",
-            f"{what} is a {type(value).__name__}, which NumPy cannot turn into float numbers "
-            f"({error}); case {case.describe()}.",
+            f"ILL-FORMED: {what} is a {type(value).__name__}, not an array of numbers: "
+            f"return {wanted}",
+            f"{what} is a {type(value).__name__}, the text {value[:40]!r}: return the number "
+            f"itself, not its text; {where}.",
+        )
+    try:
+        raw = np.asarray(value)
+    except Exception as error:  # ragged lists, objects whose __array__ fails: the user's value
+        raise _IllFormed(
+            f"ILL-FORMED: {what} is not an array of numbers: return {wanted}",
+            f"{what} is a {type(value).__name__}, which NumPy cannot turn into an array "
+            f"({type(error).__name__}: {error}); {where}.",
         ) from None
+    kind = raw.dtype.kind
+    if kind not in "fiu":
+        if kind in "US":
+            problem = f" holds text (dtype {raw.dtype})"
+        elif kind == "O" and raw.ndim == 0 and not isinstance(value, np.ndarray):
+            problem = f" is a {type(value).__name__}"  # NumPy wrapped it whole
+        elif kind == "O":
+            problem = _odd_entry(raw)
+        else:  # complex, bool, dates, structured
+            problem = f" has dtype {raw.dtype}"
+        hint = {
+            "c": " (if the imaginary part is zero, return its .real)",
+            "b": " (a bool array is a mask, not a gradient)",
+        }.get(kind, "")
+        raise _IllFormed(
+            f"ILL-FORMED: {what}{problem}: return {wanted}",
+            f"{what}{problem}: NumPy reads the {type(value).__name__} returned as dtype "
+            f"{raw.dtype}. The checker compares real numbers only (floats or integers): return "
+            f"{wanted}{hint}; {where}.",
+        )
+    array = np.array(raw, dtype=np.float64)  # always a copy
     bad = ~np.isfinite(array)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -566,7 +691,7 @@ def _user_backward(
         )
     user_loss = None
     if check_loss:
-        loss_array = _as_array(loss, "the loss", case)
+        loss_array = _as_array(loss, "the loss", case, "the loss as a real number (a float)")
         if loss_array.size != 1:
             raise _IllFormed(
                 "ILL-FORMED: the loss must be a scalar",
@@ -800,19 +925,17 @@ def _summarise(
 
 def _validate_common(
     fn: object, rtol: object, cases: object, batch: object, setting: _Setting
-) -> tuple[Case, ...]:
+) -> tuple[tuple[Case, ...], float]:
+    """(the cases, rtol as a float), or the one error naming what is wrong."""
     if not callable(fn):
         raise TypeError(
             f"fn must be a callable like rnn_num.loss_and_grads(params, x, y, h0=None), got a {type(fn).__name__}"
         )
-    if isinstance(rtol, bool) or not isinstance(rtol, int | float) or not 0 < rtol < 1:
-        raise ValueError(
-            f"rtol must be a number in (0, 1), got {rtol!r}; use 1e-6 for float64, 1e-3 for float32"
-        )
+    rtol = check_tolerance("rtol", rtol, " (1e-6 suits float64, 1e-3 float32)")
     if not isinstance(batch, bool):
         raise TypeError(f"batch must be True or False, got {batch!r}")
     if cases is None:
-        return default_battery(batch, model=setting.model)
+        return default_battery(batch, model=setting.model), rtol
     if isinstance(cases, Case):
         cases = (cases,)
     if not isinstance(cases, Iterable) or isinstance(cases, str):
@@ -826,10 +949,12 @@ def _validate_common(
         )
     for case in cases:
         try:
-            _inputs(case, setting)  # validates the sizes, the step and fixed targets
-        except ModelError as error:
+            sizes = _check_sizes(case.T, case.n_x, case.n_h, case.n_y, case.batch, case.seed)
+            _check_budget(setting.model, *sizes[:5])  # before anything is allocated
+            _inputs(case, setting)  # validates the step and fixed targets
+        except ValueError as error:  # ModelError included
             raise ValueError(f"cases: {case.describe()}: {error}") from None
-    return cases
+    return cases, rtol
 
 
 def _task_extra(setting: _Setting) -> dict:
@@ -911,7 +1036,7 @@ def check_backward(
     the model (docs/checking-code.md) whose numbers equal the user's.
     """
     setting = _resolve(model, activation, head, many_to_one)
-    cases = _validate_common(fn, rtol, cases, batch, setting)
+    cases, rtol = _validate_common(fn, rtol, cases, batch, setting)
     blocks, optional = _select_blocks(blocks, setting)
     if not isinstance(check_loss, bool):
         raise TypeError(f"check_loss must be True or False, got {check_loss!r}")
@@ -971,7 +1096,7 @@ def check_block(
     names = setting.model.gradient_names()
     if not isinstance(block, str) or block not in names:
         raise ValueError(f"block must be one of {', '.join(names)}, got {block!r}")
-    cases = _validate_common(fn, rtol, cases, batch, setting)
+    cases, rtol = _validate_common(fn, rtol, cases, batch, setting)
     extra = {
         "cases": len(cases),
         "battery": _battery_text(cases),

@@ -17,7 +17,12 @@ import numpy as np
 
 from rnn_check import _ast as A
 from rnn_check._model_eval import Engine, activation, activation_derivative
+from rnn_num._model import init_params as _init_params
+from rnn_num._model import loss_and_grads as _reference_loss_and_grads
 from rnn_spec import CANONICAL, Model
+
+# The reference is bound here, at import: a test that patches `rnn_num.loss_and_grads` (to
+# test its own code) must not change what the checker calls the truth.
 
 MAX_WORK = 100_000  # node evaluations per formula and case
 _WORDS = {"x": "x", "h": "h", "a": "a", "o": "o", "yhat": "ŷ", "y": "y", "c": "c"}
@@ -71,15 +76,13 @@ def reference_gradients(
     c0: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
     """The true gradient of every block (and h0, c0), from rnn_num, the project's reference."""
-    import rnn_num
-
     if model == CANONICAL:
-        _, grads = rnn_num.loss_and_grads(params, x, y, h0=h0)
+        _, grads = _reference_loss_and_grads(params, x, y, h0=h0)
         return grads
     # the initial states are arguments here (h0 ≠ 0 so that no term vanishes); the model's
     # h0 option only says how a batch shares them, which no formula depends on
     shared = model.replace(h0="shared")
-    _, grads = rnn_num.loss_and_grads(params, x, y, h0=h0, c0=c0, model=shared)
+    _, grads = _reference_loss_and_grads(params, x, y, h0=h0, c0=c0, model=shared)
     return grads
 
 
@@ -88,11 +91,9 @@ def build_context(
 ) -> Context:
     """A test case: random parameters with nonzero biases, h0 (and c0) ≠ 0, targets; the
     true gradients from rnn_num (`reference_gradients`)."""
-    import rnn_num
-
     m = CANONICAL if model is None else model
     n_out = n_y if m.has_output_layer else None
-    params = dict(rnn_num.init_params(n_x, n_h, n_out, seed=seed, model=m))
+    params = dict(_init_params(n_x, n_h, n_out, seed=seed, model=m))
     rng = np.random.default_rng(10_000 + seed)
     # nonzero biases and h0 so that no term can vanish by accident
     blocks = m.blocks(n_x, n_h, n_out)
@@ -553,11 +554,13 @@ class Evaluator:
             )
         if v.kind == "mat":
             return _mat(v.data**2, node.src)
+        # NumPy's square: a float's ** overflows with an OverflowError, NumPy's gives inf
         if v.kind == "eye":
-            return Val("eye", v.data**2, node.src)
+            return Val("eye", float(np.float64(v.data) ** 2), node.src)
         if v.kind == "ones":
-            return Val("ones", v.data**2, node.src)
-        return Val(v.kind, v.data**2 if v.kind == "scalar" else v.data, node.src)
+            return Val("ones", float(np.float64(v.data) ** 2), node.src)
+        squared = float(np.float64(v.data) ** 2) if v.kind == "scalar" else v.data
+        return Val(v.kind, squared, node.src)
 
     def v_Power(self, node: A.Power, env) -> Val:
         k = self.index(node.exponent, env)
@@ -574,10 +577,11 @@ class Evaluator:
             if self.work > MAX_WORK:
                 raise A.FormulaError("the formula takes too much work to evaluate (a huge power?)")
             return _mat(np.linalg.matrix_power(v.data, k), node.src)
+        # NumPy's power: a float's ** overflows with an OverflowError, NumPy's gives inf
         if v.kind == "scalar":
-            return _scalar(v.data**k, node.src)
+            return _scalar(np.float64(v.data) ** k, node.src)
         if v.kind == "eye":
-            return Val("eye", v.data**k, node.src)
+            return Val("eye", float(np.float64(v.data) ** k), node.src)
         if v.kind == "zero":
             return Val("eye", 1.0, node.src) if k == 0 else v
         raise A.ShapeError(f"{node.src}: a power of a vector of ones is not defined")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import math
-import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from rnn_check._model_references import model_mutants, references
 from rnn_check._notation import LSTM_LOGITS, Notation, for_model, get_notation
 from rnn_check._parser import block_of, parse_expression, parse_formula
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
+from rnn_num._validate import check_tolerance
 from rnn_spec import CANONICAL, Model, parse_model
 
 # (T, n_x, n_h, n_y, seed): sizes all different so that a missing transpose cannot hide
@@ -423,7 +422,7 @@ def check_formula(
     exception; a model that does not exist raises rnn_spec.ModelError (a ValueError naming
     the key, the value and the fix), as a bad tolerance raises.
     """
-    _check_tolerance(tolerance)
+    tolerance = _check_tolerance(tolerance)
     m = parse_model(model)
     # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
     with np.errstate(all="ignore"):
@@ -433,17 +432,10 @@ def check_formula(
             return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
 
 
-def _check_tolerance(tolerance: object) -> None:
-    # a caller's mistake, not the formula's: raise instead of returning a verdict
-    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
-        raise TypeError(
-            f"tolerance must be a positive number such as 1e-9, not {tolerance!r} "
-            f"({type(tolerance).__name__})"
-        )
-    if not (math.isfinite(tolerance) and tolerance > 0):
-        raise ValueError(
-            f"tolerance must be a positive finite number such as 1e-9, not {tolerance!r}"
-        )
+def _check_tolerance(tolerance: object) -> float:
+    # a caller's mistake, not the formula's: raise instead of returning a verdict; a
+    # relative error is at most 1, so a tolerance >= 1 (it could never fail) is refused
+    return check_tolerance("tolerance", tolerance, " such as 1e-9")
 
 
 def _check_formula(

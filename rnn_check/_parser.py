@@ -25,6 +25,9 @@ MAX_TREE_DEPTH = 200
 # terms of one flat sum, or factors of one flat product: a left-associative chain is built as
 # a left spine of binary nodes, which the evaluator walks recursively
 MAX_TERMS = 300
+# lark's tree, before the builder (which recurses about two frames a level) walks it: ours
+# (MAX_TREE_DEPTH) plus the levels lark adds for brackets, scripts and statements
+MAX_LARK_DEPTH = MAX_TREE_DEPTH + 2 * MAX_NESTING + 20
 
 # single letters that may name an index (time or component) when the notation has no other use
 INDEX_LETTERS = frozenset("ijklmnpqrstuvτ") | {"\\tau"}
@@ -1582,7 +1585,10 @@ def parse_formula(
         # tabs and other blanks as single spaces: the caret echo then lines up (same offsets)
         text = strip_math_delimiters(normalize(text)).translate(_BLANKS)
     tree = parse_tree(text)
-    _check_terms(_longest_chain(tree), text)  # before the (recursive) builder walks the chain
+    chain, depth = _longest_chain(tree)
+    _check_terms(chain, text)  # before the (recursive) builder walks the chain
+    if depth > MAX_LARK_DEPTH:  # likewise: \tanh \tanh … or - - … h_t, 500 levels deep
+        raise ParseError(f"formula nested deeper than {MAX_TREE_DEPTH} levels", text)
     try:
         probe = _Builder(text, table, frozenset())
         names = _definition_names(tree, probe)
@@ -1611,25 +1617,26 @@ def _check_terms(terms: int, text: str) -> None:
 _LARK_FAMILY = {"add": "sum", "subtract": "sum", "mul": "product", "mulop": "product"}
 
 
-def _longest_chain(tree: lark.Tree) -> int:
-    """The most terms of one left-associative chain in lark's tree (iteratively)."""
-    best = 0
-    stack: list[tuple[object, int]] = [(tree, 1)]
+def _longest_chain(tree: lark.Tree) -> tuple[int, int]:
+    """(the most terms of one left-associative chain, the nesting depth where the links of
+    a chain count as one level) of lark's tree, iteratively."""
+    best = deepest = 0
+    stack: list[tuple[object, int, int]] = [(tree, 1, 1)]
     while stack:
-        node, run = stack.pop()
+        node, run, depth = stack.pop()
         best = max(best, run)
+        deepest = max(deepest, depth)
         if not isinstance(node, lark.Tree):
             continue
         family = _LARK_FAMILY.get(node.data)
         for i, child in enumerate(node.children):
             same = isinstance(child, lark.Tree) and _LARK_FAMILY.get(child.data) == family
             if family and i == 0 and same:
-                stack.append((child, run + 1))
+                stack.append((child, run + 1, depth))
             else:
-                stack.append(
-                    (child, 2 if isinstance(child, lark.Tree) and child.data in _LARK_FAMILY else 1)
-                )
-    return best
+                chained = isinstance(child, lark.Tree) and child.data in _LARK_FAMILY
+                stack.append((child, 2 if chained else 1, depth + 1))
+    return best, deepest
 
 
 # a left operand of the same family continues a flat chain (a + b - c, A B C, a ⊙ b ⊙ c)

@@ -20,9 +20,14 @@ from sympy.core.function import AppliedUndef
 from rnn_check import _bptt_variants as variants
 from rnn_check._code import BLOCKS, Case, _copy_inputs, _summarise, _truth
 from rnn_check._verdict import Status, Verdict
+from rnn_num._validate import check_tolerance
 
 _ALIASES = {"h_0": "h0", "h(0)": "h0"}
 _MAX_NODES = 200_000  # bound on the work: a gradient of a small model is far smaller
+# SymPy walks expressions recursively (free_symbols, xreplace, evalf: 2 to 5 frames a level),
+# so 200 nested functions already overflow Python's stack; a gradient written in the model's
+# node symbols (h_t, a_t, ...) is a few levels deep per step
+_MAX_DEPTH = 100
 _SEEDS = (0, 1, 2)
 
 
@@ -172,6 +177,39 @@ def _evaluate(matrix: sp.MatrixBase, substitutions: dict) -> np.ndarray:
     return out
 
 
+def _size_problem(expr: object) -> tuple[str, str] | None:
+    """(summary, detail) if `expr` has too many nodes or nests too deeply, found by an
+    iterative walk before anything in SymPy recurses into it; None if it is fine."""
+    if isinstance(expr, sp.MatrixBase) and not isinstance(expr, sp.Basic):
+        stack = [(entry, 1) for entry in expr]  # a mutable Matrix: its entries
+    elif isinstance(expr, sp.Basic):
+        stack = [(expr, 1)]
+    else:
+        return None  # not SymPy: _as_matrix says what it needs
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            return (
+                "the expression is too large to evaluate",
+                f"It has more than {_MAX_NODES} nodes; simplify it, or check code with "
+                "check_backward.",
+            )
+        if depth > _MAX_DEPTH:
+            return (
+                f"the expression is nested more than {_MAX_DEPTH} levels deep",
+                f"Functions and operations inside one another more than {_MAX_DEPTH} levels "
+                "deep cannot be evaluated safely; a gradient of a small model is far "
+                "shallower. Write it with the model's node symbols (m.h(t), m.a(t), m.yhat(t), …) "
+                "instead of unrolling the recursion, or check code with check_backward.",
+            )
+        args = getattr(node, "args", ())
+        if isinstance(args, tuple):
+            stack.extend((arg, depth + 1) for arg in args)
+    return None
+
+
 def _ill(summary: str, detail: str, extra: dict) -> Verdict:
     return Verdict(Status.ILL_FORMED, f"ILL-FORMED: {summary}", detail=detail, extra=extra)
 
@@ -188,9 +226,10 @@ def check_expression(expr: object, wrt: str, config: object, *, rtol: float = 1e
     """
     block = _validate_wrt(wrt)
     _validate_config(config)
-    if isinstance(rtol, bool) or not isinstance(rtol, int | float) or not 0 < rtol < 1:
-        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
-    matrix = _as_matrix(expr)
+    rtol = check_tolerance("rtol", rtol)  # np.float32 passes; >= 1 (can never fail) does not
+    # Size and depth first, iteratively: everything after this recurses through SymPy.
+    problem = _size_problem(expr)
+    matrix = _as_matrix(expr) if problem is None else None
     targets = getattr(config, "targets", None)
     cases = [
         Case(
@@ -212,16 +251,8 @@ def check_expression(expr: object, wrt: str, config: object, *, rtol: float = 1e
     if targets is not None:
         extra["targets"] = list(targets)
 
-    nodes = 0
-    for entry in matrix:
-        for _ in sp.preorder_traversal(entry):
-            nodes += 1
-            if nodes > _MAX_NODES:
-                return _ill(
-                    "the expression is too large to evaluate",
-                    f"It has more than {_MAX_NODES} nodes; simplify it, or check code with check_backward.",
-                    extra,
-                )
+    if problem is not None:
+        return _ill(*problem, extra)
     functions = sorted({str(f.func) for entry in matrix for f in entry.atoms(AppliedUndef)})
     if functions:
         return _ill(

@@ -52,6 +52,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _read_stdin() -> str:
+    """Standard input as UTF-8 text (a byte-order mark allowed), whatever the locale says:
+    bytes, so that undecodable input is one clear error instead of a traceback."""
+    stream = sys.stdin
+    if stream is None:  # started with stdin closed
+        raise ValueError("no standard input to read the formula from (LATEX is -)")
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (tests, embedding)
+        return stream.read()
+    data = buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"stdin is not UTF-8 text: byte 0x{data[error.start]:02x} at position "
+            f"{error.start}; save the formula as UTF-8"
+        ) from None
+
+
+def _argument_text(text: str) -> str:
+    # Bytes of the command line that the locale cannot decode arrive as lone surrogates.
+    for position, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError(
+                f"the formula argument is not valid text: an undecodable byte at position "
+                f"{position}; pass it as UTF-8 (under a UTF-8 locale), or on stdin with -"
+            )
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     from rnn_check import check_formula
     from rnn_spec import ModelError, parse_model
@@ -61,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as error:
         print(f"error: --model {args.model}: {error}", file=sys.stderr)
         return 2
-    text = sys.stdin.read() if args.formula == "-" else args.formula
+    try:
+        text = _read_stdin() if args.formula == "-" else _argument_text(args.formula)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     where = "" if args.model is None else f" in the model {model.short()}"
     print(f"checking the formula on 6 cases{where} ...", file=sys.stderr)
     verdict = check_formula(

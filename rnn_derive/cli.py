@@ -55,7 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _survive_any_encoding() -> None:
+    """Characters the output encoding lacks (∇, ŷ, ✓ under PYTHONIOENCODING=ascii or a
+    latin-1 terminal) are written as \\uXXXX escapes instead of crashing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to protect
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _survive_any_encoding()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_module", None) is None:

@@ -10,13 +10,20 @@ The floor `tiny` is what finite differences can resolve at all: rounding in the 
 ~1e-16·|L|, divided by the step. By default it is DEFAULT_TINY[dtype] · max(1, |L|), so an
 entry much smaller than that (e.g. a gradient of 1e-9 where L ≈ 3) is judged by its
 absolute error, |a - n| ≤ rtol · tiny, instead of by digits that no difference quotient has.
+A tiny of max(1, |L|) or more is refused: it would declare every entry unresolvable and
+judge them all absolutely, and a large one (1e300) passes any gradient.
 
-Tolerances (worst entry over all blocks), with the default stencil (sixth-order central
-differences, step 2e-3, on the float64 loss; truncation error ~eps⁶ is then far below the
-rounding floor):
+Tolerances (worst entry over all blocks) fit each stencil with its default step. Orders 6
+(the default) and 4, step 2e-3, on the float64 loss: truncation (~eps⁶, ~eps⁴) is far below
+the rounding floor:
   float64 gradients: rtol 1e-7, tiny 1e-5·max(1, |L|) (1e-10 … 1e-9 is typical)
   float32 gradients: rtol 1e-3, tiny 1e-3·max(1, |L|) (float32 rounding of the gradient
                      itself dominates; 1e-4 is the worst seen over random small problems).
+Order 2 truncates at eps²/6 · |∂³L| (7e-7·|∂³L| at eps = 2e-3: far above 1e-7), so it has
+its own step, 5e-6 ≈ ε_mach^(1/3), where truncation and rounding (~1e-16·|L|/eps) balance:
+  float64 gradients: rtol 1e-5, tiny 1e-4·max(1, |L|) (2e-6 is the worst seen)
+  float32 gradients: rtol 1e-3, tiny 1e-3·max(1, |L|).
+A step chosen by hand (eps=) keeps the order's tolerances: pass an rtol (and tiny) that fit.
 For ReLU keep pre-activations farther than the step from the kink at 0, or the difference
 quotient straddles it.
 """
@@ -34,8 +41,23 @@ from . import _model
 from . import _validate as v
 
 BLOCKS = ("U", "W", "V", "b", "c", "h0")  # the canonical model's; others: model.gradient_names()
+# orders 4 and 6 (step 2e-3); order 2 has its own, see the module docstring
 DEFAULT_RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-3}
 DEFAULT_TINY = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 1e-3}  # times max(1, |L|)
+DEFAULT_EPS = {2: 5e-6, 4: 2e-3, 6: 2e-3}
+_ORDER2_RTOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 1e-3}
+_ORDER2_TINY = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-3}
+_RTOL_HINT = " or None (the default of the stencil order and dtype, e.g. 1e-7 for float64)"
+
+
+def default_rtol(order: int, dtype: np.dtype) -> float:
+    """The rtol that correct gradients pass with this order's default step."""
+    return (_ORDER2_RTOL if order == 2 else DEFAULT_RTOL)[np.dtype(dtype)]
+
+
+def default_tiny(order: int, dtype: np.dtype) -> float:
+    """The default floor of the relative error's denominator, in units of max(1, |L|)."""
+    return (_ORDER2_TINY if order == 2 else DEFAULT_TINY)[np.dtype(dtype)]
 
 
 @dataclass(frozen=True)
@@ -70,7 +92,12 @@ class GradcheckReport:
         return max(self.blocks.values(), key=lambda b: b.rel_error)
 
     def passed(self, rtol: float | None = None) -> bool:
-        return self.max_rel_error <= (DEFAULT_RTOL[self.dtype] if rtol is None else rtol)
+        """Every block within rtol, a number in (0, 1); None: the order's default."""
+        if rtol is None:
+            rtol = default_rtol(self.order, self.dtype)
+        else:
+            rtol = v.check_tolerance("rtol", rtol, _RTOL_HINT)
+        return self.max_rel_error <= rtol
 
     def __str__(self) -> str:
         head = (
@@ -134,7 +161,7 @@ def gradcheck(
     grads: Mapping[str, np.ndarray] | None = None,
     mode: str = "full",
     blocks: Sequence[str] | None = None,
-    eps: float = 2e-3,
+    eps: float | None = None,
     order: int = 6,
     n_directions: int = 4,
     seed: int = 0,
@@ -146,7 +173,12 @@ def gradcheck(
     blocks: the names to check, default every one of model.gradient_names() (canonical:
     U, W, V, b, c, h0). h0 and c0 are differentiated at the value given, or at zero (with
     the shape ([B,] n_h)) when None.
-    tiny: the floor of the relative error's denominator (default: see the module docstring).
+    eps: the step; None: DEFAULT_EPS[order] (2e-3 for orders 6 and 4, 5e-6 for order 2).
+    tiny: the floor of the relative error's denominator: entries smaller than it are judged
+    by their absolute error, |a - n| <= rtol·tiny. None: default_tiny(order, dtype) ·
+    max(1, |L|) (see the module docstring). It must be below max(1, |L|), L the loss at the
+    point: a floor at the loss's own scale judges every entry absolutely, and a large one
+    (1e300) passes any gradient.
     grads: the analytic gradients to check (keys as in `blocks`); default: rnn_num's own
     `loss_and_grads` at the same point, which is how the backward pass is tested.
     mode="full" perturbs every entry; mode="random" checks `n_directions` random directions
@@ -155,7 +187,9 @@ def gradcheck(
     v.check_choice("mode", mode, ("full", "random"))
     if order not in (2, 4, 6):
         raise ValueError(f"order={order!r} is unknown; use 2, 4 or 6 (central differences)")
-    eps = v.check_positive("eps", eps, " (the finite-difference step, e.g. 2e-3)")
+    if eps is None:
+        eps = DEFAULT_EPS[order]
+    eps = v.check_positive("eps", eps, " (the finite-difference step, e.g. 2e-3) or None")
     # A check of zero directions or zero blocks would pass without comparing anything.
     n_directions = v.check_count("n_directions", n_directions)
     seed = v.check_seed("seed", seed)
@@ -201,8 +235,17 @@ def gradcheck(
         return _model.compute_loss(p, x64, y_num, pt["h0"], c0=pt.get("c0"), model=m)
 
     stencil = _stencil(order)
+    scale = max(1.0, abs(loss_at(point)))
     if tiny is None:
-        tiny = DEFAULT_TINY[dtype] * max(1.0, abs(loss_at(point)))
+        tiny = default_tiny(order, dtype) * scale
+    elif not tiny < scale:
+        raise ValueError(
+            f"tiny={tiny!r} is too large: it is the floor of the relative error's denominator "
+            f"and must be below max(1, |L|) = {scale:.6g} (L, the loss at this point). Entries "
+            "smaller than tiny are judged by |a - n| <= rtol·tiny, so a floor this large judges "
+            "every entry that way and can pass any gradient. Fix: tiny=None (the default, "
+            f"{default_tiny(order, dtype):g}·max(1, |L|)) or a value far below {scale:.6g}"
+        )
 
     def directional(name: str, direction: np.ndarray) -> float:
         base = point[name]
@@ -273,14 +316,15 @@ def assert_gradients_close(
     rtol: float | None = None,
     **gradcheck_kwargs: object,
 ) -> GradcheckReport:
-    """Run `gradcheck` and raise AssertionError (with the report) if any block exceeds rtol
-    (default 1e-7 for float64 gradients, 1e-3 for float32). Returns the report. c0=, model=
-    and the options of `gradcheck` pass through."""
+    """Run `gradcheck` and raise AssertionError (with the report) if any block exceeds rtol,
+    a number in (0, 1) (default: the order's, e.g. 1e-7 for float64 gradients and 1e-3 for
+    float32 with the default order 6; see the module docstring). Returns the report. c0=,
+    model= and the options of `gradcheck` pass through."""
     if rtol is not None:
-        rtol = v.check_positive("rtol", rtol, " or None (1e-7 for float64, 1e-3 for float32)")
+        rtol = v.check_tolerance("rtol", rtol, _RTOL_HINT)
     report = gradcheck(params, x, y, h0, activation, head, many_to_one, **gradcheck_kwargs)
     if not report.passed(rtol):
-        limit = DEFAULT_RTOL[report.dtype] if rtol is None else rtol
+        limit = default_rtol(report.order, report.dtype) if rtol is None else rtol
         raise AssertionError(
             f"gradients differ from finite differences: worst rel. error "
             f"{report.max_rel_error:.3e} > rtol {limit:g} (block {report.worst.name})\n{report}"

@@ -22,6 +22,7 @@ model.loss_scale_denominator(T, B) (1 for the default reduction=sum).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -195,12 +196,16 @@ def _prepare(
 ) -> _Prepared:
     given, m = v.resolve_model(model, activation, head, many_to_one)
     arrs, dims = v.check_params(params, m)
-    xa = v.check_x(x, dims)
+    xa = v.check_x_shape(x, dims)
     batched = xa.ndim == 3
     B = xa.shape[1] if batched else 1
     m, states = v.check_initial_states(h0, c0, given, m, dims, xa.shape[1] if batched else None)
     present = [a for a in states.values() if a is not None]
     dt = v.compute_dtype(*arrs.values(), xa, *present)
+    # The sizes before x's entries are read (10**9 steps take seconds) or anything allocated.
+    T = xa.shape[0]
+    v.check_memory(T, B, dims, m, _footprint(m, T, B, dims), dt.itemsize)
+    v.check_finite("x", xa)
     p = {k: np.ascontiguousarray(a, dtype=dt) for k, a in arrs.items()}
     cell_p = {k: p[k] for k in v.names(m).cell}
     x3 = np.ascontiguousarray(xa if batched else xa[:, None, :], dtype=dt)
@@ -217,6 +222,20 @@ def _prepare(
                 np.broadcast_to(arr.astype(dt, copy=False), (B, dims.n_h))
             )
     return _Prepared(m, given is not None, p, cell_p, x3, init, init_shapes, batched, dims, dt)
+
+
+def _footprint(model: Model, T: int, B: int, dims: v.Dims) -> int:
+    """How many numbers the largest call (backward: every intermediate kept) allocates: the
+    kernel's workspace, the gates it hands out (one (T, B, n_h) copy each), the driver's O,
+    ŷ and ∇h, and the copy of x. A few multiplications."""
+    n_x, n_h, n_y = dims.n_x, dims.n_h, dims.n_y or 0
+    workspace = getattr(_cells.kernel(model.cell), "workspace", None)
+    if workspace is None:  # a kernel without one: its states and adjoints, roughly
+        kernel = 4 * (T + 1) * B * n_h
+    else:
+        kernel = sum(math.prod(s) for s in workspace(T, B, n_x, n_h, model, "all").values())
+    gates = len(model.gates) * T * B * n_h
+    return kernel + gates + 2 * T * B * n_y + (T + 1) * B * n_h + T * B * n_x
 
 
 def _targets(pr: _Prepared, y: object) -> tuple[np.ndarray, bool]:

@@ -215,6 +215,14 @@ def check_params(params: object, model: Model = CANONICAL) -> tuple[dict[str, np
 
 
 def check_x(x: object, dims: Dims) -> np.ndarray:
+    arr = check_x_shape(x, dims)
+    check_finite("x", arr)
+    return arr
+
+
+def check_x_shape(x: object, dims: Dims) -> np.ndarray:
+    """x as an array of shape (T, n_x) or (T, B, n_x), T, B >= 1; its entries are not read
+    (check_finite does that), so the sizes can be checked first (check_memory)."""
     arr = _as_real_array("x", x)
     if arr.ndim not in (2, 3) or arr.shape[-1] != dims.n_x:
         raise ValueError(
@@ -227,8 +235,33 @@ def check_x(x: object, dims: Dims) -> np.ndarray:
         )
     if arr.ndim == 3 and arr.shape[1] == 0:
         raise ValueError(f"x has shape {arr.shape}: batch size B = 0; it needs B >= 1")
-    check_finite("x", arr)
     return arr
+
+
+# The most memory one call of forward / compute_loss / loss_and_grads / backward may ask for
+# (its states, the kernel's workspace, the outputs and the copy of x), in bytes. Checked
+# before anything of size T·B is read or allocated: 10**9 steps would otherwise fill the
+# machine (or take a minute to fail). Raise it here if the machine has the memory.
+MEMORY_BUDGET = 4 * 2**30
+
+
+def check_memory(T: int, B: int, dims: Dims, model: Model, floats: int, itemsize: int) -> None:
+    """Refuse a call whose arrays, `floats` numbers of `itemsize` bytes, exceed MEMORY_BUDGET
+    (read at call time, so it can be changed)."""
+    budget = MEMORY_BUDGET
+    need = floats * itemsize
+    if need <= budget:
+        return
+    batch = "" if B == 1 else f" and B = {B} sequences"
+    gib = need / 2**30
+    raise ValueError(
+        f"x has T = {T} steps{batch}: with n_h = {dims.n_h} and cell={model.cell} this call "
+        f"needs about {f'{gib:,.0f}' if gib >= 100 else f'{gib:.3g}'} GiB for its states and "
+        f"work arrays ({8 * itemsize}-bit floats), above rnn_num's memory budget of "
+        f"{budget / 2**30:.3g} GiB. Fix: use a shorter sequence (split it into chunks, as "
+        "truncated BPTT does), a smaller batch B or fewer hidden units n_h; or raise "
+        "rnn_num._validate.MEMORY_BUDGET (bytes) if this machine has the memory"
+    )
 
 
 @lru_cache(maxsize=256)

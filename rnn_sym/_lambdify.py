@@ -9,10 +9,15 @@ symbolic result's, computed without rnn_num.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.core.relational import Relational
+from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.logic.boolalg import And, BooleanFalse, BooleanTrue, Not, Or
 
 from rnn_sym._bptt import ReverseMode, Textbook, textbook
 from rnn_sym._errors import RnnSymError
@@ -23,27 +28,82 @@ class NumericInputError(RnnSymError, ValueError):
     """Numeric input to a lambdified function has the wrong keys, shape or values."""
 
 
+# What lambdify may print into the code it generates: the functions rnn_sym's graphs and
+# derivations are built from (tanh, exp, log for the cells and losses; Max, Heaviside and
+# Piecewise for ReLU; a few elementary ones) and the operations below. An undefined
+# Function is refused above all: lambdify prints its *name* into the generated source.
+_FUNCTIONS = frozenset(
+    {sp.tanh, sp.exp, sp.log, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign}
+    | {sp.sin, sp.cos, sp.sinh, sp.cosh}
+)
+_STRUCTURE = (sp.Add, sp.Mul, sp.Pow, sp.Number, sp.NumberSymbol, sp.Tuple, ExprCondPair)
+_LOGIC = (Relational, And, Or, Not, BooleanTrue, BooleanFalse)  # Piecewise's conditions
+
+
+def _check_printable(expr: sp.Basic | sp.MatrixBase) -> None:
+    """Refuse any node lambdify would print that rnn_sym does not build (iterative walk)."""
+    stack = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+    seen: set[sp.Basic] = set()  # shared subtrees once: a tree walk could be exponential
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, AppliedUndef):
+            raise TypeError(
+                f"cannot lambdify the undefined function {str(node.func)!r}: lambdify would print "
+                "its name into generated code. Write it out with SymPy's own functions "
+                f"({', '.join(sorted(f.__name__ for f in _FUNCTIONS))})"
+            )
+        if type(node) in (sp.Symbol, sp.Dummy):
+            if not node.name.isidentifier() or keyword.iskeyword(node.name):
+                raise ValueError(
+                    f"cannot lambdify the symbol {node.name!r}: it is not among the arguments "
+                    "and its name is not a Python identifier"
+                )
+            continue
+        if type(node) not in _FUNCTIONS and not isinstance(node, _STRUCTURE + _LOGIC):
+            raise TypeError(
+                f"cannot lambdify {type(node).__name__} ({sp.sstr(node)[:80]}): only the "
+                "arithmetic and the functions rnn_sym builds are turned into code "
+                f"({', '.join(sorted(f.__name__ for f in _FUNCTIONS))})"
+            )
+        stack.extend(node.args)
+
+
 def lambdify_matrix(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
     """A NumPy function of `args` computing `expr` (scalar or Matrix), with CSE.
 
-    Every free symbol of `expr` must be among `args`: a leftover symbol would otherwise
-    surface as a NameError deep inside generated code.
+    Every free symbol of `expr` must be among `args` (distinct Symbols): a leftover symbol
+    would otherwise surface as a NameError deep inside generated code. Only what rnn_sym
+    builds is turned into code: +, ·, powers, numbers and the functions of `_FUNCTIONS`
+    (tanh, exp, log, Max, Heaviside, Piecewise, …). An undefined Function (whose name
+    lambdify would print into the code), any other function or object, or a bound Symbol
+    whose name is not a Python identifier raises a TypeError/ValueError naming it.
     """
     if not isinstance(expr, sp.Basic | sp.MatrixBase):
         raise TypeError(
             f"lambdify_matrix takes a SymPy expression or Matrix that rnn_sym built, got a "
             f"{type(expr).__name__} (text is never turned into code)"
         )
-    if isinstance(args, str | sp.Basic) or not all(isinstance(a, sp.Basic) for a in args):
+    if isinstance(args, str | sp.Basic) or not all(isinstance(a, sp.Symbol) for a in args):
         raise TypeError(f"args must be a sequence of SymPy Symbols, got {args!r}")
+    args = list(args)
+    if len(set(args)) != len(args):
+        twice = sorted({str(a) for a in args if args.count(a) > 1})
+        raise ValueError(f"args must be distinct Symbols; {twice} appear more than once")
     missing = expr.free_symbols - set(args)
     if missing:
         names = sorted(str(s) for s in missing)[:5]
-        raise NumericInputError(f"cannot lambdify: symbols {names} are not arguments")
+        raise NumericInputError(
+            f"cannot lambdify: symbols {names} are not arguments; pass every free symbol of "
+            "the expression in args"
+        )
     # Our names (\hat{y}_{1,2}, (\nabla_{h_{3}} L)_{1}) are not Python identifiers; lambdify
     # would replace them one argument at a time (one pass over expr each). One pass instead:
     plain = [sp.Symbol(f"_v{i}") for i in range(len(args))]
     expr = expr.xreplace(dict(zip(args, plain, strict=True)))
+    _check_printable(expr)  # after renaming: every name lambdify will print is ours
     # docstring_limit=0: printing the expression into a docstring costs more than the work
     return sp.lambdify(plain, expr, modules="numpy", cse=True, docstring_limit=0)
 

@@ -171,7 +171,7 @@ def test_gradcheck_blocks_given_as_one_name(small_problem):
 @pytest.mark.parametrize(("rtol", "error"), [("a", TypeError), (-1.0, ValueError)])
 def test_assert_gradients_close_rejects_a_bad_rtol(small_problem, rtol, error):
     params, x, y = small_problem
-    with pytest.raises(error, match="rtol must be a positive finite number"):
+    with pytest.raises(error, match=r"rtol must be a real number in \(0, 1\)"):
         rnn_num.assert_gradients_close(params, x, y, rtol=rtol, blocks=("c",))
 
 
@@ -347,7 +347,7 @@ def test_the_parse_error_caret_sits_under_the_error_in_a_long_formula(blank):
     + [(float("nan"), ValueError), (float("inf"), ValueError)],
 )
 def test_check_formula_tolerance_must_be_a_positive_finite_number(tolerance, kind):
-    with pytest.raises(kind, match="tolerance must be a positive"):
+    with pytest.raises(kind, match=r"tolerance must be a real number in \(0, 1\)"):
         rnn_check.check_formula("W", "W", tolerance=tolerance)
     assert rnn_check.check_formula(r"\sum_t \nabla_{o_t}L", "c", tolerance=1e-6).exit_code == 0
 
