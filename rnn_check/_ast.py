@@ -246,9 +246,24 @@ class Answer(Node):
 
 
 @dataclass(frozen=True)
+class Link(Node):
+    """One earlier right side of a chain ∇_W L = A = B = C: here A or B (C is the answer).
+
+    `answer` is the index in Program.answers of the chain's answer, `line` the right side's
+    place in the chain (1 for A) and `lines` how many right sides the chain has (3).
+    """
+
+    answer: int
+    line: int
+    lines: int
+    body: Node
+
+
+@dataclass(frozen=True)
 class Program(Node):
     definitions: tuple[Definition, ...]
     answers: tuple[Answer, ...]
+    links: tuple[Link, ...] = ()  # the earlier right sides of chains, each checked too
 
 
 def walk(node: Node):

@@ -464,7 +464,24 @@ def _check_formula(
         return _ill_formed(error)
     except ValueError as error:  # an unknown notation key
         return _ill_formed(A.FormulaError(str(error)))
+    verdict = _judge(program, answer, target, table, block, model, diagnose, tolerance)
+    lines = [link for link in program.links if program.answers[link.answer] is answer]
+    if not lines or verdict.extra.get("error") == "reference":
+        return verdict
+    return _judge_lines(program, answer, lines, target, table, model, diagnose, tolerance, verdict)
 
+
+def _judge(
+    program: A.Program,
+    answer: A.Answer,
+    target: _Target,
+    table: Notation,
+    block: str,
+    model: Model,
+    diagnose: bool,
+    tolerance: float,
+) -> Verdict:
+    """The verdict on one answer: its values on the battery against the reference."""
     battery = _battery(model)
     try:
         _context(battery[0], model)
@@ -542,6 +559,105 @@ def _check_formula(
         counterexample=counterexample,
         diagnosis=diagnosis,
         extra=extra,
+    )
+
+
+def _judge_lines(
+    program: A.Program,
+    answer: A.Answer,
+    lines: list[A.Link],
+    target: _Target,
+    table: Notation,
+    model: Model,
+    diagnose: bool,
+    tolerance: float,
+    final: Verdict,
+) -> Verdict:
+    """A chain ∇_W L = A = B = C: every line, not only the last, must hold.
+
+    Line 1 is compared with the reference, each later line with the line before it (the
+    student's own), so that a mistake carried forward is reported once, where it was made;
+    after an ill-formed line the next one is compared with the reference again. The first
+    line that does not hold decides the verdict, with the diagnosis of that line.
+    """
+    battery = _battery(model)
+    truth = [_truth(target, _context(case, model)) for case in battery]
+    count = lines[-1].lines
+    rows: list[dict] = []
+    previous, against = truth, "the reference"
+    for link in lines:
+        row = {"line": link.line, "latex": link.src, "against": against}
+        line_answer = dataclasses.replace(answer, body=link.body)
+        try:
+            values = [
+                evaluate_block(program, line_answer, target, _context(case, model))
+                for case in battery
+            ]
+        except A.FormulaError as error:  # shapes that do not conform, among others
+            row.update(status="ill-formed", reason=str(error))
+            rows.append(row)
+            previous, against = truth, "the reference"
+            continue
+        step = max(_rel_error(v, w) for v, w in zip(values, previous, strict=True))
+        overall = max(_rel_error(v, w) for v, w in zip(values, truth, strict=True))
+        row.update(
+            status="holds" if step <= tolerance else "wrong",
+            max_rel_error=step,
+            matches_reference=bool(overall <= tolerance),
+        )
+        rows.append(row)
+        previous, against = values, f"line {link.line}"
+    detail = "\n".join(_line_text(row, count) for row in rows)
+    broken = next((row for row in rows if row["status"] != "holds"), None)
+    extra = {**final.extra, "lines": rows, "lines_counted_from": 1}
+    if broken is None:
+        return dataclasses.replace(
+            final, summary=f"{final.summary}; all {count} lines hold", detail=detail, extra=extra
+        )
+    extra["first_broken_line"] = broken["line"]
+    where = f"line {broken['line']} of {count} ({broken['latex']})"
+    if broken["line"] == count and final.status is not Status.CORRECT:
+        judged = final  # the last line is the first broken one: the answer's own verdict
+    else:
+        link = next(link for link in lines if link.line == broken["line"])
+        line_answer = dataclasses.replace(answer, body=link.body)
+        judged = _judge(
+            program, line_answer, target, table, target.block, model, diagnose, tolerance
+        )
+    if broken["status"] == "ill-formed":
+        summary = judged.summary.removeprefix("ILL-FORMED: ")
+        if judged.status is not Status.ILL_FORMED:
+            summary = broken["reason"]
+        return dataclasses.replace(
+            judged,
+            status=Status.ILL_FORMED,
+            summary=f"ILL-FORMED: {where}: {summary}",
+            detail=detail,
+            extra={**judged.extra, **extra, "error": "line"},
+        )
+    reason = judged.summary.removeprefix("WRONG: ")
+    if broken["against"] != "the reference" and judged.status is not Status.WRONG:
+        reason = f"it does not follow from {broken['against']}"
+    return dataclasses.replace(
+        judged,
+        status=Status.WRONG,
+        summary=f"WRONG: {where} is the first line that does not hold: {reason}",
+        detail=detail,
+        extra={**judged.extra, **extra},
+    )
+
+
+def _line_text(row: dict, count: int) -> str:
+    head = f"line {row['line']} of {count}: {row['latex']}"
+    if row["status"] == "ill-formed":
+        return f"  ✗ {head}  — ill-formed: {row['reason']}"
+    against = row["against"]
+    if row["status"] == "holds":
+        return f"  ✓ {head}  — equals {against}"
+    again = "; it matches the reference" if row["matches_reference"] else ""
+    return (
+        f"  ✗ {head}  — differs from {against} (largest relative error "
+        f"{row['max_rel_error']:.3g}){again}"
     )
 
 

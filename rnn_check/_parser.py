@@ -158,6 +158,8 @@ def parse_tree(text: str) -> lark.Tree:
             text,
             ellipsis.start(),
         )
+    # a line break before \end{aligned} ends no line: blanked, so positions stay the same
+    text = re.sub(r"\\\\(?=\s*\\end\{)", "  ", text)
     # trailing separators (a final period, comma or line break) end nothing
     text = re.sub(r"(\s|[,;]|\\\\|(?<![.])[.](?![.]))+$", "", text)
     if not text.strip():
@@ -292,12 +294,13 @@ class _Builder:
     def program(self, tree: lark.Tree) -> A.Program:
         definitions: list[A.Definition] = []
         answers: list[A.Answer] = []
+        links: list[A.Link] = []
         for stmt in _merge_continued(tree):
             parts = [c for c in stmt.children if not isinstance(c, lark.Token)]
             if len(parts) == 1:
                 answers.append(A.Answer(self.expr(parts[0]), None, src=self.src(stmt)))
                 continue
-            # `lhs = rhs1 = rhs2`: the last right side is the statement's content
+            # `lhs = rhs1 = rhs2`: the last right side is the answer, the others its lines
             lhs, rhs = parts[0], parts[-1]
             if len(parts) > 2 and self.is_unknown_name(rhs):
                 # `∂L_t/∂o_t = ŷ_t − y_t = δ_t`: a trailing new name is a name, not content
@@ -306,6 +309,22 @@ class _Builder:
             if declared is not None:
                 block, time = declared
                 entry = self.declared_entry(lhs)
+                # ∇_W L = A = B = C: A and B are lines of the derivation, each checked; a
+                # right side that restates the gradient (= ∂L/∂W) or names it (= G) is not
+                sides = []
+                for part in parts[1 : len(parts) - 2 if rhs is parts[-2] else len(parts) - 1]:
+                    if self.declared_gradient(part) is not None or self.is_unknown_name(part):
+                        continue
+                    try:
+                        sides.append((part, self.expr(part)))
+                    except A.FormulaError:
+                        if "\\partial" in self.src(part) or "\\nabla" in self.src(part):
+                            continue  # ∂L/∂o_i(t) restated in a form the dialect cannot compute
+                        raise
+                for line, (part, body) in enumerate(sides, start=1):
+                    links.append(
+                        A.Link(len(answers), line, len(sides) + 1, body, src=self.src(part))
+                    )
                 answers.append(
                     A.Answer(
                         self.expr(rhs),
@@ -316,6 +335,10 @@ class _Builder:
                         src=self.src(stmt),
                     )
                 )
+                if sides:  # the last line of the chain, so that every line is listed
+                    last = len(sides) + 1
+                    index = len(answers) - 1
+                    links.append(A.Link(index, last, last, answers[-1].body, src=self.src(rhs)))
                 continue
             if self.is_model_quantity(lhs) or (
                 isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div", "group", "scripted")
@@ -335,7 +358,7 @@ class _Builder:
                 if declared is not None:
                     block, time = declared
                     answers.append(A.Answer(body, block, time, src=self.src(stmt)))
-        return A.Program(tuple(definitions), tuple(answers), src=self.text)
+        return A.Program(tuple(definitions), tuple(answers), tuple(links), src=self.text)
 
     def is_model_quantity(self, tree) -> bool:
         """h_t, a_t, ...: a left side that restates the model rather than defining a name."""
