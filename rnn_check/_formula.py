@@ -430,6 +430,14 @@ def check_formula(
             return _check_formula(text, wrt, notation, diagnose, tolerance, m)
         except RecursionError:
             return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
+        except Exception as error:  # a bug of ours must not reach the user as a traceback
+            verdict = _ill_formed(
+                A.FormulaError(
+                    f"the checker failed on this formula ({type(error).__name__}: {error}); "
+                    "this is a bug in rnn-derivations: please report it with the formula"
+                )
+            )
+            return dataclasses.replace(verdict, extra={**verdict.extra, "error": "internal"})
 
 
 def _check_tolerance(tolerance: object) -> float:

@@ -437,7 +437,7 @@ class _Builder:
             return None
         inner = _unwrap_scriptlist(subs[0])
         if isinstance(inner, lark.Tree) and inner.data == "angle":
-            inner = inner.children[1]
+            inner = _angle_body(inner)
         try:
             step = self.index_expr(inner)
         except A.FormulaError:
@@ -1266,7 +1266,7 @@ class _Builder:
             if subs:
                 inner = _unwrap_scriptlist(subs[0])
                 if isinstance(inner, lark.Tree) and inner.data == "angle":
-                    inner = inner.children[1]
+                    inner = _angle_body(inner)
                 step = self.index_expr(inner)
             den = self.expr(den_tree)
             return self.gradient_node(den, step, src, tree)
@@ -1470,10 +1470,18 @@ def _is_time_sup(tree) -> bool:
     return isinstance(inner, lark.Tree) and inner.data in ("angle", "group")
 
 
+def _angle_body(tree: lark.Tree):
+    """What <t> or \\langle t \\rangle encloses: `<` and `>` are kept tokens, the
+    \\langle/\\rangle keywords are not, so the child's position differs."""
+    return next(
+        c for c in tree.children if not (isinstance(c, lark.Token) and c.type in ("LT", "GT"))
+    )
+
+
 def _time_sup_inner(tree):
     inner = _unwrap_scriptlist(tree)
     if inner.data == "angle":
-        return inner.children[1]
+        return _angle_body(inner)
     return inner.children[0]
 
 
@@ -1592,6 +1600,13 @@ def _declared_gradient_safe(self, lhs) -> bool:
 _Builder.declared_gradient_safe = _declared_gradient_safe
 
 
+def _internal(error: Exception) -> str:
+    return (
+        f"the checker could not read this formula ({type(error).__name__}: {error}); this is a "
+        "bug in rnn-derivations: please report it with the formula"
+    )
+
+
 def parse_formula(
     text: str, notation: str | Notation = "canonical", model: object = None
 ) -> A.Program:
@@ -1618,6 +1633,10 @@ def parse_formula(
         program = _Builder(text, table, names).program(tree)
     except RecursionError:
         raise ParseError("formula nested too deeply", text) from None
+    except A.FormulaError:
+        raise
+    except Exception as error:  # a bug of ours: still one of our errors, never a traceback
+        raise ParseError(_internal(error), text) from error
     nesting, terms = _nesting_and_terms(program)
     _check_terms(terms, text)
     if nesting > MAX_TREE_DEPTH:

@@ -155,3 +155,36 @@ def test_the_example_in_the_dialect_page_runs_as_shown():
     head, tail = shown[0].split("(…)")
     assert printed[0].startswith(head) and printed[0].endswith(tail)
     assert re.search(r"largest relative error [0-9.]+\)", printed[0])
+
+
+# --------------------------------------------------------------------------- no traceback
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"\nabla_{a^{\langle t \rangle}} L = \mathrm{diag}(1-h_t^2) \nabla_{h_t} L",
+        r"\frac{\partial L}{\partial a^{\langle t \rangle}} = \mathrm{diag}(1-h_t^2) \nabla_{h_t} L",
+        r"\frac{\partial L}{\partial a^{<t>}} = \mathrm{diag}(1-h_t^2) \nabla_{h_t} L",
+    ],
+)
+def test_deeplearning_ai_angle_brackets_in_every_form(text):
+    # \langle t \rangle raised IndexError in _split_time_sup (the <t> form did not)
+    verdict = check_formula(text)
+    assert verdict.status is Status.CORRECT, verdict.summary
+
+
+def test_a_bug_of_ours_is_an_ill_formed_verdict_not_a_traceback(monkeypatch):
+    from rnn_check import _formula, _parser, parse_formula
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_parser._Builder, "program", broken)
+    with pytest.raises(_parser.ParseError, match="KeyError.*bug in rnn-derivations"):
+        parse_formula(RIGHT_C)
+    monkeypatch.undo()
+    monkeypatch.setattr(_formula, "_judge", broken)
+    verdict = check_formula(rf"\nabla_c L = {RIGHT_C}")
+    assert verdict.status is Status.ILL_FORMED
+    assert verdict.extra["error"] == "internal" and "bug in rnn-derivations" in verdict.detail
