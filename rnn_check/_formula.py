@@ -535,7 +535,7 @@ def _judge(
     if max(errors) <= tolerance:
         return Verdict(
             Status.CORRECT,
-            f"CORRECT: {_title(block, model)} matches the reference{in_model} on all "
+            f"CORRECT: {_title(block, model)}{_at_step(target)} matches the reference{in_model} on all "
             f"{len(battery)} cases (T = {lengths[0]} … {lengths[-1]}; largest relative error "
             f"{max(errors):.1e})",
             errors=(block_error,),
@@ -554,7 +554,7 @@ def _judge(
     extra["diagnosis_rules"] = list(diagnosis)
     where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
     summary = (
-        f"WRONG: {_title(block, model)} differs from the reference{in_model} (largest relative error "
+        f"WRONG: {_title(block, model)}{_at_step(target)} differs from the reference{in_model} (largest relative error "
         f"{max(errors):.3g}); e.g. T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}: "
         f"{where} is {got:.6g}, should be {expected:.6g}"
     )
@@ -568,6 +568,13 @@ def _judge(
         diagnosis=diagnosis,
         extra=extra,
     )
+
+
+def _at_step(target: _Target) -> str:
+    """' at t = T' for a per-step block stated at one step (∇_{h_T}L, or ∇_{h_τ}L: τ is T)."""
+    if target.fixed_time is None:
+        return ""
+    return f" at t = {'T' if isinstance(target.fixed_time, A.Length) else A.to_latex(target.fixed_time)}"
 
 
 def _judge_lines(

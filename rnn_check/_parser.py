@@ -232,6 +232,7 @@ class _Atom:
     ops: list  # ("sub", tree) | ("sup", tree) | ("prime", None) | ("call", tree)
     tree: lark.Tree | lark.Token
     deco: bool = False  # came from \mathbf{...} and friends
+    adjoint: bool = False  # \bar a_t, \overline{h}_t: the adjoint ∂L/∂a_t of autodiff notation
 
 
 ParseError = A.ParseError
@@ -574,6 +575,10 @@ class _Builder:
                 tilde in self.notation.quantities or tilde in self.notation.missing
             ):  # \tilde c_t, \tilde h_t: the candidates of the gated cells
                 return _Atom(tilde, inner_atom.ops + ops, tree)
+            if str(tree.children[0]) in ("\\bar", "\\overline") and (
+                inner_atom.base in self.notation.quantities
+            ):  # ā_t = ∂L/∂a_t (reverse-mode notation), never the forward a_t
+                return _Atom(inner_atom.base, inner_atom.ops + ops, tree, adjoint=True)
             return _Atom(inner_atom.base, inner_atom.ops + ops, tree, deco=True)
         return None
 
@@ -608,6 +613,18 @@ class _Builder:
         return self.gradient_node(den, step, self.src(tree), tree)
 
     def resolve_atom(self, atom: _Atom, index_mode: bool = False) -> A.Node:
+        if atom.adjoint:
+            forward = self.resolve_atom(dataclasses.replace(atom, adjoint=False), index_mode)
+            if isinstance(forward, A.Quantity) and forward.name != "y":
+                return A.Grad(
+                    forward.name, forward.time, None, forward.comp, src=self.src(atom.tree)
+                )
+            raise self.fail(
+                f"{self.src(atom.tree)}: a bar marks an adjoint (ā_t = ∂L/∂a_t); write it on a "
+                "quantity with its time, as in \\bar a_t or \\bar h_t (or \\nabla_{a_t} L), "
+                "and put any transpose outside: (\\bar a_t)^\\top",
+                atom.tree,
+            )
         n = self.notation
         ops = list(atom.ops)
         src = self.src(atom.tree)
@@ -697,6 +714,12 @@ class _Builder:
                 onehot = self.one_hot(ops[0][1])
                 if onehot is not None:  # \mathbf{1}_{y_t}: the one-hot target
                     return self.apply_ops(onehot, ops[1:], atom)
+                pair = _scriptlist_items(ops[0][1])
+                if base == "1" and len(pair) == 2:
+                    # \mathbf{1}_{i, y_t}: the indicator [i = y_t], not the ones vector
+                    left, right = (self.index_expr(item) for item in pair)
+                    node = A.Indicator(left, "=", right, src=self.src(ops[0][1]))
+                    return self.apply_ops(node, ops[1:], atom)
             if atom.deco or (base == "1" and relation):
                 if relation:
                     return self.apply_ops(self.indicator(ops[0][1]), ops[1:], atom)
@@ -1641,7 +1664,24 @@ def parse_formula(
     _check_terms(terms, text)
     if nesting > MAX_TREE_DEPTH:
         raise ParseError(f"formula nested deeper than {MAX_TREE_DEPTH} levels", text)
-    return program
+    return _tau_is_the_length(program)
+
+
+def _tau_is_the_length(program: A.Program) -> A.Program:
+    """A free τ is the sequence length, as in Goodfellow (Σ_{t=1}^{τ}, ∇_{h^{(τ)}}L = Vᵀ∇_{o^{(τ)}}L):
+    read as a running index it would judge the last step's formula at every step. A τ that
+    a sum, a product or a definition (g_τ = …) binds stays an index."""
+    length = A.Length(src="\\tau")
+
+    def free_tau_is_length(node: A.Node) -> A.Node:
+        return A.substitute_index(node, "\\tau", length)
+
+    definitions = tuple(
+        d if d.param == "\\tau" else free_tau_is_length(d) for d in program.definitions
+    )
+    answers = tuple(free_tau_is_length(a) for a in program.answers)
+    links = tuple(free_tau_is_length(link) for link in program.links)
+    return dataclasses.replace(program, definitions=definitions, answers=answers, links=links)
 
 
 _BLANKS = str.maketrans("\t\r\f\v", "    ")

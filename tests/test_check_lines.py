@@ -188,3 +188,45 @@ def test_a_bug_of_ours_is_an_ill_formed_verdict_not_a_traceback(monkeypatch):
     verdict = check_formula(rf"\nabla_c L = {RIGHT_C}")
     assert verdict.status is Status.ILL_FORMED
     assert verdict.extra["error"] == "internal" and "bug in rnn-derivations" in verdict.detail
+
+
+# --------------------------------------------------------------------------- no silent misreads
+
+
+@pytest.mark.parametrize(
+    "text, status",
+    [
+        # Goodfellow 10.19: τ is the length, the formula holds at the last step only
+        (r"\nabla_{h^{(\tau)}} L = V^\top \nabla_{o^{(\tau)}} L", Status.CORRECT),
+        (r"\nabla_c L = \sum_{t=1}^{\tau} (\hat y_t - y_t)", Status.CORRECT),
+        # a τ that a sum binds is still an index
+        (r"\nabla_c L = \sum_{\tau=1}^{T} (\hat y_\tau - y_\tau)", Status.CORRECT),
+        # and the last step's formula is still wrong at a generic step
+        (r"\nabla_{h_t} L = V^\top \nabla_{o_t} L", Status.WRONG),
+    ],
+)
+def test_tau_is_the_sequence_length_unless_bound(text, status):
+    verdict = check_formula(text)
+    assert verdict.status is status, verdict.summary
+
+
+def test_the_last_steps_gradient_says_at_which_step():
+    verdict = check_formula(r"\nabla_{h_\tau} L = V^\top \nabla_{o_\tau} L")
+    assert "∇_{h_t} L at t = T matches" in verdict.summary
+
+
+def test_the_indicator_with_two_subscripts_is_not_the_ones_vector():
+    right = check_formula(r"(\nabla_{o_t} L)_i = \hat y_{t,i} - \mathbf{1}_{i, y_t}")
+    assert right.status is Status.CORRECT, right.summary
+    wrong = check_formula(r"(\nabla_{o_t} L)_i = \mathbf{1}_{i, y_t} - \hat y_{t,i}")
+    assert wrong.status is Status.WRONG
+
+
+def test_the_adjoint_bar_is_the_gradient_not_the_forward_value():
+    assert check_formula(r"\nabla_W L = \sum_t \bar a_t h_{t-1}^\top").status is Status.CORRECT
+    assert check_formula(r"\nabla_W L = \sum_t \bar a_t h_t^\top").status is Status.WRONG
+    verdict = check_formula(r"\nabla_{a_t} L = \mathrm{diag}(1 - h_t^2)\, \overline{h}_t")
+    assert verdict.status is Status.CORRECT, verdict.summary
+    refused = check_formula(r"\nabla_{h_t} L = \bar h_t^\top")
+    assert refused.status is Status.ILL_FORMED
+    assert "a bar marks an adjoint" in refused.detail
