@@ -22,7 +22,14 @@ import numpy as np
 from rnn_check import _ast as A
 from rnn_check._evaluate import Context, Evaluator, build_context, free_indices
 from rnn_check._model_references import model_mutants, references
-from rnn_check._notation import LSTM_LOGITS, Notation, for_model, get_notation
+from rnn_check._notation import (
+    LSTM_LOGITS,
+    NOTATIONS,
+    Notation,
+    for_model,
+    get_notation,
+    with_letters,
+)
 from rnn_check._parser import block_of, parse_expression, parse_formula
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
 from rnn_num._validate import check_tolerance
@@ -410,6 +417,7 @@ def check_formula(
     model: Model | Mapping[str, object] | str | None = None,
     diagnose: bool = True,
     tolerance: float = TOLERANCE,
+    letters: str | None = None,
 ) -> Verdict:
     """Judge a hand-written gradient formula (the dialect of docs/dialect.md).
 
@@ -421,13 +429,21 @@ def check_formula(
     Unparsable text, an unknown symbol or non-conforming shapes give ILL-FORMED, never an
     exception; a model that does not exist raises rnn_spec.ModelError (a ValueError naming
     the key, the value and the fix), as a bad tolerance raises.
+
+    A notation preset of a source (`d2l`, `wildml`, ...) implies that source's model when
+    `model` is None; `model` overrides it. `letters` ("E=L,s=h,z=o,W_{qh}=V") adds the
+    user's own letters to the notation's; a map that names no letter of it raises ValueError.
     """
     tolerance = _check_tolerance(tolerance)
+    if model is None and isinstance(notation, str) and notation in NOTATIONS:
+        model = NOTATIONS[notation].implied_model
     m = parse_model(model)
+    if letters is not None and isinstance(notation, str) and notation in NOTATIONS:
+        with_letters(for_model(get_notation(notation), m), letters)  # the caller's mistake: raise
     # overflow or log(0) in a wrong formula gives inf/nan, which the comparison reports
     with np.errstate(all="ignore"):
         try:
-            return _check_formula(text, wrt, notation, diagnose, tolerance, m)
+            return _check_formula(text, wrt, notation, diagnose, tolerance, m, letters)
         except RecursionError:
             return _ill_formed(A.FormulaError("the formula nests too deeply to evaluate"))
         except Exception as error:  # a bug of ours must not reach the user as a traceback
@@ -447,10 +463,16 @@ def _check_tolerance(tolerance: object) -> float:
 
 
 def _check_formula(
-    text: str, wrt: str | None, notation: str, diagnose: bool, tolerance: float, model: Model
+    text: str,
+    wrt: str | None,
+    notation: str,
+    diagnose: bool,
+    tolerance: float,
+    model: Model,
+    letters: str | None = None,
 ) -> Verdict:
     try:
-        table = for_model(get_notation(notation), model)
+        table = with_letters(for_model(get_notation(notation), model), letters)
         # the caller's --wrt first, so a mistake there is not mixed up with the formula's
         block, time = _wrt_block(wrt, table) if wrt is not None else (None, None)
         program = parse_formula(text, table)

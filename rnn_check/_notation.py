@@ -9,6 +9,7 @@ canonical one). Surface names are normalised LaTeX: a letter `h`, a command `\\O
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from rnn_spec import CANONICAL, Model
@@ -30,6 +31,8 @@ class Notation:
     # names the model does not have, with the reason (f_t in cell=rnn, c in biases=none)
     missing: dict[str, str] = field(default_factory=dict)
     model: Model = CANONICAL
+    # the model of the source, used when the caller gives none (--model overrides it)
+    implied_model: str | None = None
 
     def known_names(self) -> list[str]:
         names = set(self.quantities) | set(self.params) | set(self.lengths) | set(self.losses)
@@ -133,7 +136,7 @@ NOTATIONS: dict[str, Notation] = {
     "d2l": Notation(
         "d2l",
         "d2l.ai, Backpropagation Through Time: W_{hx}, W_{hh}, W_{qh} (U, W, V), b_h, b_q; "
-        "use with --model activation=identity,biases=none,head=generic,reduction=mean-time",
+        "implies --model activation=identity,biases=none,head=generic,reduction=mean-time",
         _CANONICAL_Q,
         {
             "W_{hx}": "U",
@@ -144,8 +147,109 @@ NOTATIONS: dict[str, Notation] = {
         },
         ("T",),
         ("L",),
+        implied_model="activation=identity,biases=none,head=generic,reduction=mean-time",
+    ),
+    "wildml": Notation(
+        "wildml",
+        "WildML (Britz), RNN tutorial part 3: s_t = tanh(U x_t + W s_{t-1}), z_t = V s_t, "
+        "ŷ_t = softmax(z_t), E = Σ_t E_t; implies --model biases=none",
+        {"x": "x", "s": "h", "z": "o", "\\hat{y}": "yhat", "y": "y"},
+        {"U": "U", "W": "W", "V": "V"},
+        ("T",),
+        ("E", "L"),
+        implied_model="biases=none",
+    ),
+    "karpathy": Notation(
+        "karpathy",
+        "Karpathy's min-char-rnn: W_{xh}, W_{hh}, W_{hy}, b_h, b_y; p_t the probabilities",
+        {**_CANONICAL_Q, "p": "yhat"},
+        {"W_{xh}": "U", "W_{hh}": "W", "W_{hy}": "V", "b_{h}": "b", "b_{y}": "c"},
+        ("T",),
+        ("L",),
+    ),
+    "cs231n": Notation(
+        "cs231n",
+        "cs231n assignment 3: W_x, W_h, b (h_t = tanh(W_x x_t + W_h h_{t-1} + b) as columns), "
+        "W_{y}, b_{y} for the output layer",
+        _CANONICAL_Q,
+        {"W_{x}": "U", "W_{h}": "W", "b": "b", "W_{y}": "V", "b_{y}": "c"},
+        ("T",),
+        ("L",),
     ),
 }
+NOTATIONS["goodfellow"] = dataclasses.replace(
+    NOTATIONS["canonical"],
+    key="goodfellow",
+    title="Goodfellow et al., Deep Learning §10.2 (canonical)",
+)
+NOTATIONS["deeplearning-ai"] = dataclasses.replace(
+    NOTATIONS["002"],
+    key="deeplearning-ai",
+    title="deeplearning.ai (Sequence Models): a⟨t⟩ states, W_{aa}, W_{ax}, W_{ya}, b_a, b_y",
+)
+
+
+def with_letters(table: Notation, letters: str | None) -> Notation:
+    """The table with the user's own letters: "E=L,s=h,z=o,W_{qh}=V" makes E, s, z and W_{qh}
+    mean what L, h, o and V mean in `table`. Each right side must be a letter of `table`; the
+    meanings come from `table` itself, so swaps (W=U,U=W) work."""
+    if letters is None or not letters.strip():
+        return table
+    if not isinstance(letters, str):
+        raise ValueError(f"letters must be text such as 'E=L,s=h', not {letters!r}")
+    quantities, params = dict(table.quantities), dict(table.params)
+    lengths, losses = list(table.lengths), list(table.losses)
+    for item in _split_top_level(letters):
+        if item.count("=") != 1:
+            raise ValueError(
+                f"letters: {item!r} is not of the form yours=ours, as in 'E=L,s=h,W_{{qh}}=V'"
+            )
+        mine, ours = (_surface(side) for side in item.split("="))
+        if not mine or not ours:
+            raise ValueError(f"letters: {item!r} has an empty side; write yours=ours, as in 's=h'")
+        if ours in table.quantities:
+            params.pop(mine, None)
+            quantities[mine] = table.quantities[ours]
+        elif ours in table.params:
+            quantities.pop(mine, None)
+            params[mine] = table.params[ours]
+        elif ours in table.lengths:
+            lengths.append(mine)
+        elif ours in table.losses:
+            losses.append(mine)
+        else:
+            raise ValueError(
+                f"letters: {ours!r} (the right side of {item!r}) is not a letter of the notation "
+                f"{table.key}; its letters are {', '.join(table.known_names())}"
+            )
+    return dataclasses.replace(
+        table,
+        quantities=quantities,
+        params=params,
+        lengths=tuple(dict.fromkeys(lengths)),
+        losses=tuple(dict.fromkeys(losses)),
+    )
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside braces: W_{i,j}=U stays one item."""
+    items, depth, current = [], 0, []
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def _surface(text: str) -> str:
+    """The table's spelling of a letter: W_qh and W_{qh} -> W_{qh}, \\hat y -> \\hat{y}."""
+    text = "".join(text.split())
+    text = re.sub(r"^(\\?[A-Za-z]+)_\{?([A-Za-z0-9]+)\}?$", r"\1_{\2}", text)
+    return re.sub(r"^\\hat\{?([A-Za-z])\}?$", r"\\hat{\1}", text)
 
 
 def get_notation(key: str) -> Notation:

@@ -282,7 +282,10 @@ class _Builder:
         where = f" at position {self.pos(tree) + 1}" if self.pos(tree) is not None else ""
         return A.UnknownSymbolError(
             f"unknown symbol {name}{where} in notation {self.notation.key}.{hint} "
-            f"Known symbols: {', '.join(known)}; index letters: i, j, k, m, t, …"
+            f"Known symbols: {', '.join(known)}; index letters: i, j, k, m, t, …. "
+            f"If it is your letter for one of them, say so: --letters '{name}=…' (letters= "
+            "in Python), or pick your source's --notation (goodfellow, d2l, deeplearning-ai, "
+            "wildml, cs231n, karpathy, 000 … 004)"
         )
 
     def not_in_model(self, name: str, reason: str) -> A.FormulaError:

@@ -13,7 +13,21 @@ import sys
 NAME = "check"
 HELP = "Check a hand-written gradient formula (LaTeX) against the reference: CORRECT, WRONG or ILL-FORMED."
 
-_NOTATIONS = ("canonical", "000", "001", "002", "003", "004", "d2l")
+# rnn_check's NOTATIONS keys, listed here so that `--help` does not import NumPy (a test checks)
+_NOTATIONS = (
+    "canonical",
+    "goodfellow",
+    "000",
+    "001",
+    "002",
+    "003",
+    "004",
+    "d2l",
+    "deeplearning-ai",
+    "wildml",
+    "cs231n",
+    "karpathy",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--notation",
         default="canonical",
         choices=_NOTATIONS,
-        help="read the letters as in this seed note (NOTATION.md); default: canonical",
+        help="read the letters as in this source: a seed note (NOTATION.md) or goodfellow, d2l, "
+        "deeplearning-ai, wildml, cs231n, karpathy; a source's preset implies its model "
+        "(--model overrides it); default: canonical",
+    )
+    parser.add_argument(
+        "--letters",
+        metavar="YOURS=OURS,...",
+        default=None,
+        help="your own letters, each mapped to a letter of the notation, e.g. "
+        '"E=L,s=h,z=o,W_{qh}=V"',
     )
     parser.add_argument(
         "--model",
@@ -84,22 +107,36 @@ def _argument_text(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from rnn_check import check_formula
+    from rnn_check._notation import NOTATIONS, for_model, with_letters
     from rnn_spec import ModelError, parse_model
 
+    spec = args.model if args.model is not None else NOTATIONS[args.notation].implied_model
     try:
-        model = parse_model(args.model)
+        model = parse_model(spec)
     except ModelError as error:
         print(f"error: --model {args.model}: {error}", file=sys.stderr)
+        return 2
+    try:
+        with_letters(for_model(NOTATIONS[args.notation], model), args.letters)
+    except ValueError as error:
+        print(f"error: --{error}", file=sys.stderr)
         return 2
     try:
         text = _read_stdin() if args.formula == "-" else _argument_text(args.formula)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    where = "" if args.model is None else f" in the model {model.short()}"
+    where = "" if spec is None else f" in the model {model.short()}"
+    if args.model is None and spec is not None:
+        where += f" (implied by --notation {args.notation}; --model overrides it)"
     print(f"checking the formula on 6 cases{where} ...", file=sys.stderr)
     verdict = check_formula(
-        text, args.wrt, notation=args.notation, model=model, diagnose=not args.no_diagnosis
+        text,
+        args.wrt,
+        notation=args.notation,
+        model=model,
+        diagnose=not args.no_diagnosis,
+        letters=args.letters,
     )
     if args.json:
         print(verdict.to_json())

@@ -158,7 +158,7 @@ def test_d2l_formulas_are_correct_in_d2ls_model(text, wrt):
 )
 def test_d2l_formulas_are_wrong_in_the_canonical_model(text, wrt, said):
     """tanh and Σ (not 1/T) in the canonical model: the same text is WRONG, and says why."""
-    verdict = check_formula(text, wrt, notation="d2l")
+    verdict = check_formula(text, wrt, notation="d2l", model="canonical")
     assert verdict.status is Status.WRONG, verdict.summary
     assert said in verdict.diagnosis
 
