@@ -22,7 +22,9 @@ Elman variants).
 
 from __future__ import annotations
 
+import inspect
 import math
+import pathlib
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -467,12 +469,44 @@ class _IllFormed(Exception):
         self.detail = detail
 
 
+# frames in these folders are not the user's: the checker's own and NumPy's internals
+_NOT_YOURS = (str(pathlib.Path(__file__).resolve().parent), str(pathlib.Path(np.__file__).parent))
+
+
 def _where(error: BaseException) -> str:
-    frames = traceback.extract_tb(error.__traceback__)
+    """The user's own frames of a traceback (the checker's are left out), innermost last."""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not str(pathlib.Path(f.filename).resolve()).startswith(_NOT_YOURS)
+    ]
     if not frames:
         return ""
-    last = frames[-1]
-    return f" (at {last.filename}:{last.lineno}, in {last.name})"
+    lines = [
+        f"  {f.filename}:{f.lineno}, in {f.name}" + (f": {f.line}" if f.line else "")
+        for f in frames[-3:]
+    ]
+    return "\nin your code:\n" + "\n".join(lines)
+
+
+def _signature_problem(fn: Callable, setting: _Setting) -> str | None:
+    """Why fn cannot take the checker's call at all, from its signature; None if it can."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C function: let the call say
+        return None
+    keywords = {"h0": None, "c0": None} if setting.cell_state else {"h0": None}
+    try:
+        signature.bind(None, None, None, **keywords)
+    except TypeError as error:
+        name = getattr(fn, "__name__", "fn")
+        extra = ", c0=None" if setting.cell_state else ""
+        return (
+            f"the signature {name}{signature} cannot take the call {_call_text(setting)} "
+            f"({error}). Fix: give it the parameters (params, x, y, h0=None{extra}), or wrap it, "
+            f"e.g. lambda params, x, y, h0=None{extra}: {name}(params, x, y)"
+        )
+    return None
 
 
 def _y_text(m: Model, batched: bool) -> str:
@@ -520,6 +554,12 @@ def _call(fn: Callable, case: Case, setting: _Setting) -> object:
             return fn(params, x, y, h0=h0, c0=rest[0])
         return fn(params, x, y, h0=h0)
     except Exception as error:
+        problem = _signature_problem(fn, setting) if isinstance(error, TypeError) else None
+        if problem is not None:
+            raise _IllFormed(
+                "ILL-FORMED: your function's signature does not fit the checker's call",
+                problem,
+            ) from error
         states = f"h0 {_shape_of(h0)}" + (f", c0 {_shape_of(rest[0])}" if rest else "")
         raise _IllFormed(
             f"ILL-FORMED: your function raised {type(error).__name__} on the case {case.describe()}",

@@ -417,3 +417,35 @@ def test_patching_rnn_num_does_not_change_the_formula_routes_truth(target):
         _formula._context.cache_clear()  # no context computed under the patch is kept
     assert right.status is Status.CORRECT, right.summary
     assert wrong.status is Status.WRONG, wrong.summary
+
+
+# --------------------------------------------------------------------------- a crashing function
+
+
+def _helper_that_fails(params):
+    return params["not-a-block"]
+
+
+def test_a_signature_that_cannot_take_the_call_is_named_with_the_fix():
+    def backward(params, x, y):  # no h0
+        raise AssertionError("never called with these arguments")
+
+    verdict = check_backward(backward, cases=CASES)
+    assert verdict.status is Status.ILL_FORMED
+    assert verdict.summary == (
+        "ILL-FORMED: your function's signature does not fit the checker's call"
+    )
+    assert "backward(params, x, y) cannot take the call fn(params, x, y, h0=h0)" in verdict.detail
+    assert "lambda params, x, y, h0=None: backward(params, x, y)" in verdict.detail
+
+
+def test_a_crash_shows_the_users_own_frames_not_the_checkers():
+    def backward(params, x, y, h0=None):
+        return _helper_that_fails(params)
+
+    verdict = check_backward(backward, cases=CASES)
+    assert verdict.status is Status.ILL_FORMED and "raised KeyError" in verdict.summary
+    frames = verdict.detail.split("in your code:\n", 1)[1].splitlines()[:2]
+    assert "in backward: return _helper_that_fails(params)" in frames[0]
+    assert 'in _helper_that_fails: return params["not-a-block"]' in frames[1]
+    assert "rnn_check" not in verdict.detail.split("It was called")[0]
