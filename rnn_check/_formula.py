@@ -104,6 +104,20 @@ def _title(block: str, model: Model = CANONICAL) -> str:
     return f"∇_{{{base}_{{{sub}}}}} L" if sub else f"∇_{block} L"
 
 
+def _title_in(block: str, table: Notation) -> str:
+    """The gradient's name in the notation's own letters (∇_{W_{aa}} L for 002's W, ∇_V E for
+    WildML's): the verdict speaks the user's letters, not the canonical ones."""
+    canonical = _title(block, table.model)
+    loss = table.losses[0] if table.losses else "L"
+    name = block[:-2] if block.endswith("_t") else block
+    letter = table.surface(name)
+    if letter == name:
+        return canonical if loss == "L" else canonical.removesuffix(" L") + f" {loss}"
+    if block.endswith("_t"):
+        return f"∇_{{{letter}_t}} {loss}"
+    return f"∇_{letter} {loss}" if len(letter) == 1 else f"∇_{{{letter}}} {loss}"
+
+
 class _WrtError(A.FormulaError):
     """The caller's wrt names no block (the formula itself may be fine)."""
 
@@ -557,7 +571,7 @@ def _judge(
     if max(errors) <= tolerance:
         return Verdict(
             Status.CORRECT,
-            f"CORRECT: {_title(block, model)}{_at_step(target)} matches the reference{in_model} on all "
+            f"CORRECT: {_title_in(block, table)}{_at_step(target)} matches the reference{in_model} on all "
             f"{len(battery)} cases (T = {lengths[0]} … {lengths[-1]}; largest relative error "
             f"{max(errors):.1e})",
             errors=(block_error,),
@@ -576,7 +590,7 @@ def _judge(
     extra["diagnosis_rules"] = list(diagnosis)
     where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
     summary = (
-        f"WRONG: {_title(block, model)}{_at_step(target)} differs from the reference{in_model} (largest relative error "
+        f"WRONG: {_title_in(block, table)}{_at_step(target)} differs from the reference{in_model} (largest relative error "
         f"{max(errors):.3g}); e.g. T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}: "
         f"{where} is {got:.6g}, should be {expected:.6g}"
     )

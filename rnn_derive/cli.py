@@ -42,11 +42,22 @@ _SUBCOMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), without importing anything heavy."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rnn-derivations")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-derive",
         description="Derive, prove and check the gradients of recurrent neural networks.",
     )
+    parser.add_argument("--version", action="version", version=f"rnn-derive {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in _SUBCOMMANDS:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)

@@ -574,7 +574,8 @@ def test_cli_seed_letters_for_wrt(capsys):
     # seed 001 swaps W and U: its W is the canonical input matrix U
     text = r"\sum_t \mathrm{diag}(1-s_t^2)\,\frac{\partial J}{\partial s_t}\,x_t^T"
     assert cli_main(["check", "--notation", "001", "--wrt", "W", text]) == 0
-    assert "∇_U L" in capsys.readouterr().out
+    # the verdict speaks the note's letters: its W and its loss J, not the canonical ∇_U L
+    assert "CORRECT: ∇_W J matches" in capsys.readouterr().out
 
 
 # -- safety ------------------------------------------------------------------------------------

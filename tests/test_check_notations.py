@@ -117,3 +117,34 @@ def test_every_source_example_of_the_dialect_page_gives_its_verdict():
         assert run.stdout.startswith(verdict + ":"), (command, run.stdout, run.stderr)
     assert presets <= shown, f"presets without an example: {presets - shown}"
     assert any("--letters" in row for row in rows)
+
+
+@pytest.mark.parametrize(
+    "notation, wrt, text, title",
+    [
+        ("002", "W_ya", r"\sum_t (\hat y_t - y_t) a_t^\top", "∇_{W_{ya}} L"),
+        (
+            "wildml",
+            None,
+            r"\frac{\partial E}{\partial V} = \sum_t (\hat y_t - y_t) s_t^\top",
+            "∇_V E",
+        ),
+        ("wildml", "h_t", r"V^\top (\hat y_t - y_t)", "∇_{s_t} E"),
+        ("canonical", "V", r"\sum_t (\hat y_t - y_t) h_t^\top", "∇_V L"),
+    ],
+)
+def test_the_verdict_names_the_gradient_in_the_users_letters(notation, wrt, text, title):
+    verdict = check_formula(text, wrt, notation=notation)
+    assert verdict.summary.split(": ", 1)[1].startswith(title + " "), verdict.summary
+
+
+def test_rnn_derive_says_its_version():
+    import tomllib
+    from pathlib import Path
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    run = subprocess.run(
+        [sys.executable, "-m", "rnn_derive", "--version"], capture_output=True, text=True
+    )
+    assert run.returncode == 0
+    assert run.stdout.strip() == f"rnn-derive {declared['project']['version']}"
