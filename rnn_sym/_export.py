@@ -25,6 +25,7 @@ from rnn_sym._latex import (
     _split_math,
     derivation_lines,
     escape_text,
+    prose_math,
     text_in_math,
     text_with_math,
 )
@@ -427,7 +428,7 @@ def md_cell(text: str) -> str:
     `\\Vert`), since the table parser would split at an escaped pipe in maths as well.
     """
     pieces = []
-    for is_math, part in _split_math(text):
+    for is_math, part in _split_math(prose_math(text)):
         if is_math:
             part = part.replace("\\|", "\\Vert ").replace("|", "\\vert ")
             pieces.append(f"${part}$")
@@ -483,7 +484,7 @@ def derivation_to_markdown(
     verification = verification or Verification()
     parts = [f"# {derivation.title}\n"]
     if derivation.intro:
-        parts.append(derivation.intro.strip() + "\n")
+        parts.append(prose_math(derivation.intro.strip()) + "\n")
     if derivation.seeds:
         parts.append(
             "Related lecture notes: " + ", ".join(f"`{s}`" for s in derivation.seeds) + ".\n"

@@ -8,6 +8,8 @@ both LaTeX and MathJax typeset the same way.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from rnn_sym._derivation import Derivation
@@ -77,6 +79,8 @@ UNICODE_TEXT = {
     "\u2713": r"\ensuremath{\checkmark}",
     "\u00b2": r"\ensuremath{^2}",
     "\u00b3": r"\ensuremath{^3}",
+    "\u00bd": r"\ensuremath{\tfrac{1}{2}}",
+    "\u22ef": r"\ensuremath{\cdots}",
     "\u1d40": r"\ensuremath{^\top}",
     "\u0177": r"\ensuremath{\hat{y}}",
     "\u0233": r"\ensuremath{\bar{y}}",
@@ -118,6 +122,8 @@ _GREEK = {
     "Ω": r"\Omega",
 }
 UNICODE_TEXT.update({ch: rf"\ensuremath{{{cmd}}}" for ch, cmd in _GREEK.items()})
+# subscript digits, as in "W₂" ("\u2080" is ₀)
+UNICODE_TEXT.update({chr(0x2080 + d): rf"\ensuremath{{_{d}}}" for d in range(10)})
 # Combining marks (ŷ written as y + U+0302) apply to the previous character.
 _COMBINING = {"\u0302": r"\^", "\u0304": r"\=", "\u0303": r"\~", "\u0307": r"\."}
 
@@ -176,9 +182,49 @@ def _split_math(text: str) -> list[tuple[bool, str]]:
     return [(m, s) for m, s in parts if s]
 
 
+# A symbol with scripts written in prose ("h_2 feeds o_2", "∇_{h_t}L", "n_x = n_h", "h_tᵀ"):
+# one letter, ∇, ∂, ŷ or a Greek letter, not inside a word, a command or a dotted name
+# (rnn_num.d_o), then at least one sub- or superscript, then at most one attached letter.
+_SCRIPT = r"(?:[_^](?:\{[^{}$`]*\}|[0-9A-Za-z]+)|[²³ᵀ])"
+_PROSE_SYMBOL = re.compile(
+    r"(?<![A-Za-z0-9\\_.{])[A-Za-z∇∂ŷȳα-ωΑ-Ω]" + _SCRIPT + r"+(?:[A-Za-z](?![A-Za-z0-9_]))?"
+)
+_MATH_OF_TEXT = {"∇": r"\nabla ", "∂": r"\partial ", "ŷ": r"\hat{y}", "ȳ": r"\bar{y}"}
+_MATH_OF_TEXT.update({"²": "^2", "³": "^3", "ᵀ": r"^\top", "−": "-", "⋯": r"\cdots "})
+_MATH_OF_TEXT.update({ch: cmd + " " for ch, cmd in _GREEK.items()})
+
+
+def _symbol_math(symbol: str) -> str:
+    return "".join(_MATH_OF_TEXT.get(ch, ch) for ch in symbol).replace(" _", "_").replace(" ^", "^")
+
+
+def prose_math(text: str) -> str:
+    """`text` with the symbols written in prose marked as maths: `h_2 feeds o_2` becomes
+    `$h_2$ feeds $o_2$`. Existing `$...$` spans and `code` spans are left as they are.
+
+    Without this, LaTeX prints the escaped `h\\_2` and Markdown reads the underscores as
+    emphasis (`∇_{h_t}L, ∇_{o_t}L` shows as `∇{h_t}L, ∇L`)."""
+    out = []
+    for is_math, piece in _split_math(text):
+        if is_math:
+            out.append(f"${piece}$")
+            continue
+        piece = piece.replace("$", "\\$")  # a literal dollar (written \$) stays one
+        for index, chunk in enumerate(re.split(r"(`[^`]*`)", piece)):
+            if index % 2:  # a code span
+                out.append(chunk)
+            else:
+                out.append(_PROSE_SYMBOL.sub(lambda m: "$" + _symbol_math(m.group(0)) + "$", chunk))
+    # two symbols side by side (Vᵀ∇_{o_t}L) are one span: `$$` would open display maths
+    return re.sub(r"(?<!\\)\$\$", "", "".join(out))
+
+
 def text_with_math(text: str) -> str:
-    """Prose for LaTeX text mode: `$...$` spans stay maths, everything else is escaped."""
-    return "".join(f"${s}$" if is_math else escape_text(s) for is_math, s in _split_math(text))
+    """Prose for LaTeX text mode: `$...$` spans (and symbols written in prose, see
+    `prose_math`) are maths, everything else is escaped."""
+    return "".join(
+        f"${s}$" if is_math else escape_text(s) for is_math, s in _split_math(prose_math(text))
+    )
 
 
 def text_in_math(text: str) -> str:
@@ -188,7 +234,7 @@ def text_in_math(text: str) -> str:
     textmacros package), unlike `\\text{a $x$ b}`.
     """
     pieces = []
-    for is_math, s in _split_math(text):
+    for is_math, s in _split_math(prose_math(text)):
         pieces.append(f"{{{s}}}" if is_math else rf"\text{{{escape_text(s)}}}")
     return "".join(pieces)
 

@@ -275,3 +275,25 @@ def test_docs_pages_replace_stale_generated_pages_only(fake_content, tmp_path):
     ):
         assert (docs / page).is_file(), page
     assert (docs / "gradient-norms.svg").read_bytes().startswith(b"<?xml")
+
+
+# an escaped subscript in prose (not in a dotted code name such as rnn_num.backward().d_o)
+_ESCAPED_SUBSCRIPT = re.compile(r"(?<![A-Za-z\\.])[A-Za-z]\\_\{?[0-9A-Za-z]")
+# typewriter text is literal on purpose: file and code names, the notes' quoted lines
+_TEXTTT = re.compile(
+    r"\\texttt\{(?:[^{}]|\{[^{}]*\})*\}|\\begin\{quote\}\\small\\ttfamily.*?\\end\{quote\}",
+    re.S,
+)
+
+
+def test_prose_mathematics_is_typeset_as_mathematics(real_build):
+    """No `h\\_2` (an escaped subscript printed as text) and no `[U+…]` in any document's
+    prose; quotes of the notes and code names stay literal, in typewriter type."""
+    _, out, _ = real_build
+    bad = {}
+    for path in sorted(out.rglob("*.tex")):
+        text = _TEXTTT.sub("", path.read_text(encoding="utf-8"))  # file and code names
+        found = _ESCAPED_SUBSCRIPT.findall(text) + re.findall(r"\[U\+[0-9A-F]{4}\]", text)
+        if found:
+            bad[path.name] = found[:5]
+    assert not bad, f"prose printed as escaped text: {bad}"

@@ -173,3 +173,17 @@ def test_every_character_of_the_seed_notes_has_a_latex_form():
 
     text = "\n".join(line for seed in SEED_FILES for line in seed_lines(seed))
     assert "[U+" not in unicode_to_latex(text)  # errata quote these lines verbatim
+
+
+def test_symbols_written_in_prose_become_maths():
+    from rnn_sym._latex import prose_math, text_in_math, text_with_math
+
+    assert prose_math("h_2 feeds o_2 and a_3") == "$h_2$ feeds $o_2$ and $a_3$"
+    assert prose_math("∇_{h_t}L, n_x = n_h") == r"$\nabla_{h_t}L$, $n_x$ = $n_h$"
+    # two symbols side by side are one span ($$ would open display maths)
+    assert prose_math("Vᵀ∇_{o_t}L") == r"$V^\top\nabla_{o_t}L$"
+    # names of code, code spans, existing maths and escaped dollars are left alone
+    for text in ("rnn_num.backward(...).d_o", "`d_o`", "$h_t$", r"costs \$5"):
+        assert prose_math(text) == text
+    assert text_with_math("h_2 feeds o_2") == "$h_2$ feeds $o_2$"
+    assert text_in_math("h_2 feeds") == r"{h_2}\text{ feeds}"
