@@ -18,7 +18,7 @@ import functools
 from collections.abc import Iterator
 
 from rnn_check import _ast as A
-from rnn_check._mutations import REFERENCES, Rule, _paths, _rebuild, mutants
+from rnn_check._mutations import REFERENCES, Rule, mutants
 from rnn_spec import CANONICAL, Model
 
 
@@ -360,19 +360,5 @@ def model_mutants(root: A.Node, model: Model = CANONICAL) -> Iterator[tuple[str,
     `elman_rules` for an activation other than tanh) at every place they apply; no
     duplicates."""
     seen = {root}
-    for name, mutated in mutants(root):
-        seen.add(mutated)
-        yield name, mutated
-    extra = elman_rules(model) if model.cell == "rnn" else GATED_RULES
-    for rule in extra:
-        for path in _paths(root):
-            node = path[-1]
-            parent = path[-2] if len(path) > 1 else None
-            if not rule.applies(node, parent):
-                continue
-            for replacement in rule.rewrite(node):
-                mutated = _rebuild(path, replacement) if len(path) > 1 else replacement
-                if mutated in seen:
-                    continue
-                seen.add(mutated)
-                yield rule.name, mutated
+    yield from mutants(root, seen=seen)
+    yield from mutants(root, elman_rules(model) if model.cell == "rnn" else GATED_RULES, seen=seen)

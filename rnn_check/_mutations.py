@@ -10,7 +10,7 @@ user input: a new rule is one more line in `RULES`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from rnn_check import _ast as A
@@ -231,10 +231,13 @@ def _rebuild(path: list[A.Node], new: A.Node) -> A.Node:
     return new
 
 
-def mutants(root: A.Node) -> Iterator[tuple[str, A.Node]]:
-    """(rule name, mutated tree) for every rule at every place it applies; no duplicates."""
-    seen = {root}
-    for rule in RULES:
+def mutants(
+    root: A.Node, rules: Iterable[Rule] | None = None, *, seen: set[A.Node] | None = None
+) -> Iterator[tuple[str, A.Node]]:
+    """(rule name, mutated tree) for every rule (default RULES) at every place it applies; no
+    duplicates, also across calls that share `seen`."""
+    seen = {root} if seen is None else seen
+    for rule in RULES if rules is None else rules:
         for path in _paths(root):
             node = path[-1]
             parent = path[-2] if len(path) > 1 else None

@@ -107,7 +107,7 @@ def _argument_text(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from rnn_check import check_formula
-    from rnn_check._notation import NOTATIONS, for_model, with_letters
+    from rnn_check._notation import NOTATIONS
     from rnn_spec import ModelError, parse_model
 
     spec = args.model if args.model is not None else NOTATIONS[args.notation].implied_model
@@ -115,11 +115,6 @@ def run(args: argparse.Namespace) -> int:
         model = parse_model(spec)
     except ModelError as error:
         print(f"error: --model {args.model}: {error}", file=sys.stderr)
-        return 2
-    try:
-        with_letters(for_model(NOTATIONS[args.notation], model), args.letters)
-    except ValueError as error:
-        print(f"error: --{error}", file=sys.stderr)
         return 2
     try:
         text = _read_stdin() if args.formula == "-" else _argument_text(args.formula)
@@ -130,14 +125,18 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and spec is not None:
         where += f" (implied by --notation {args.notation}; --model overrides it)"
     print(f"checking the formula on 6 cases{where} ...", file=sys.stderr)
-    verdict = check_formula(
-        text,
-        args.wrt,
-        notation=args.notation,
-        model=model,
-        diagnose=not args.no_diagnosis,
-        letters=args.letters,
-    )
+    try:
+        verdict = check_formula(
+            text,
+            args.wrt,
+            notation=args.notation,
+            model=model,
+            diagnose=not args.no_diagnosis,
+            letters=args.letters,
+        )
+    except ValueError as error:  # a --letters map that names no letter (the model is parsed)
+        print(f"error: --{error}", file=sys.stderr)
+        return 2
     if args.json:
         print(verdict.to_json())
         return verdict.exit_code
