@@ -373,6 +373,11 @@ def canonical_gradients_bptt(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
     return grads
 
 
+# Central differences at step 1e-6 carry rounding noise near 1e-10 that varies with the
+# machine: their errors are printed with no bound below 1e-8 (rnn_sym.format_error's floor).
+FD_FLOOR = -8
+
+
 def finite_difference_gradient(
     loss: Callable[[Mapping[str, np.ndarray]], float],
     params: Mapping[str, np.ndarray],

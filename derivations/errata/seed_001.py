@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    FD_FLOOR,
     SeedCatalogue,
     array_check,
     canonical_model,
@@ -141,7 +142,7 @@ def _check_s0_depends_on_w() -> CheckOutcome:
         bool(np.any(d_s0 != 0)),
         error < 1e-6,
         f"d s_0/dW = 0 exactly (max |entry| {np.max(np.abs(d_s0)):.1g}); the k = 1, 2 terms "
-        f"alone give dJ_2/dW (max abs error {format_error(error, 1e-6)} against finite differences)",
+        f"alone give dJ_2/dW (max abs error {format_error(error, 1e-6, floor=FD_FLOOR)} against finite differences)",
     )
 
 

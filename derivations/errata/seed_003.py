@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    FD_FLOOR,
     SeedCatalogue,
     array_check,
     canonical_forward,
@@ -317,7 +318,7 @@ def _check_dh_du() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}; sum_k diag(1-h_k^2) dL/dh_k x_k^T matches finite differences "
-        f"(max abs error {format_error(error, 1e-6)})",
+        f"(max abs error {format_error(error, 1e-6, floor=FD_FLOOR)})",
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from derivations.errata._checks import (
+    FD_FLOOR,
     SeedCatalogue,
     array_check,
     canonical_forward,
@@ -175,7 +176,7 @@ def _check_dl_dwhy() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}, while dL/dw_hy has shape {fd.shape}; (p - 1_c) h_n^T agrees with "
-        f"finite differences (max abs error {format_error(error, 1e-6)})",
+        f"finite differences (max abs error {format_error(error, 1e-6, floor=FD_FLOOR)})",
     )
 
 
@@ -217,7 +218,7 @@ def _check_not_an_approximation() -> CheckOutcome:
         error < 1e-6,
         f"dFL/dw_xh and dL/dw_xh differ by {gap:.2f} (relative): one does not approximate the "
         f"other; sum_t diag(1-h_t^2) dL/dh_t x_t^T is the exact dL/dw_xh (relative error "
-        f"{format_error(error, 1e-6)} against finite differences)",
+        f"{format_error(error, 1e-6, floor=FD_FLOOR)} against finite differences)",
     )
 
 
@@ -251,7 +252,7 @@ def _check_local_dh_dwxh() -> CheckOutcome:
         claim_holds,
         error < 1e-6,
         f"{literal_text}; sum_t diag(1-h_t^2) dL/dh_t x_t^T agrees with finite differences "
-        f"(max abs error {format_error(error, 1e-6)})",
+        f"(max abs error {format_error(error, 1e-6, floor=FD_FLOOR)})",
     )
 
 
