@@ -26,18 +26,24 @@ class Rule:
 
     description: str
     knobs: dict = field(default_factory=dict)
+    # True: the mistake is made on each block's own line (`dW = …` where `dW += …`), so it
+    # is judged block by block, not required to leave the other blocks alone
+    per_block: bool = False
 
 
-def _rule(description: str, **knobs: object) -> Rule:
+def _rule(description: str, per_block: bool = False, **knobs: object) -> Rule:
     unknown = set(knobs) - set(CORRECT_KNOBS)
     if unknown:  # a typo in the table must not silently describe the correct algorithm
         raise ValueError(f"unknown knob(s) {sorted(unknown)} in rule {description!r}")
-    return Rule(description, dict(knobs))
+    return Rule(description, dict(knobs), per_block)
 
 
 # The correct algorithm. Meaning of each knob (and its wrong settings):
 CORRECT_KNOBS: dict[str, object] = {
-    "output": "softmax_ce",  # ∇o_t = ŷ_t − e_y; "diag_jacobian": only the Jacobian's diagonal
+    "output": "softmax_ce",  # ∇o_t = ŷ_t − e_y; "diag_jacobian": only the Jacobian's diagonal;
+    # "extra_factor": (ŷ_t − e_y) ⊙ ŷ_t ⊙ (1 − ŷ_t), the diagonal applied once more
+    "yhat_step": "same",  # "prev": ŷ_{t−1} − e_{y_t} (Python's ps[t-1]: ŷ_0 reads ŷ_T)
+    "target_step": "same",  # "prev": ŷ_t − e_{y_{t−1}} (y_0 reads y_T, as ys[t-1] does)
     "rec_matrix": "WT",  # ∇h_{t−1} gets Wᵀ(…); "W": the transpose forgotten
     "rec_deriv": "1-h^2",  # tanh' inside the recursion: "1-a^2", "1-h", "none"
     "rec_step": "same",  # ∇h_{t−1} = Wᵀ(g_t ⊙ ∇h_t); "prev": g_{t−1} used instead
@@ -51,7 +57,13 @@ CORRECT_KNOBS: dict[str, object] = {
     "h0": "correct",  # ∇h0 = Wᵀ(g_1 ⊙ ∇h_1); "zero"; "no_deriv": Wᵀ∇h_1
     "sign": 1,  # −1: every gradient (and the loss) negated
     "scale": "sum",  # "T", "B", "TB": averaged over time / batch / both instead of summed
+    "assign": "all",  # parameter gradients Σ over t; "first": only t = 1's term kept (`dW =`
+    # where `dW +=` belongs, in a loop t = T … 1), "last": only t = T's (in a loop 1 … T)
+    "truncate": None,  # K: truncated BPTT, loss step s reaches the steps k ≥ s − K only
 }
+
+# The truncation depths the table names (the battery's T = 8 and 9 show K = 1 … 7).
+TRUNCATIONS = tuple(range(1, 8))
 
 # One line per known mistake. Add a rule by adding a line (and a knob above if needed).
 RULES: tuple[Rule, ...] = (
@@ -62,17 +74,27 @@ RULES: tuple[Rule, ...] = (
     _rule("missing tanh' factor diag(1 − h_t²) in the parameter gradients", blk_deriv="none"),
     _rule("tanh' evaluated as 1 − a_t² (pre-activation) instead of 1 − h_t²", rec_deriv="1-a^2", blk_deriv="1-a^2"),
     _rule("tanh' written 1 − h_t (the square is missing)", rec_deriv="1-h", blk_deriv="1-h"),
+    _rule("tanh applied twice: tanh' written 1 − tanh(h_t)², but h_t = tanh(a_t) already (1 − h_t² belongs)", rec_deriv="1-tanh(h)^2", blk_deriv="1-tanh(h)^2"),
     _rule("tanh' taken one step early: 1 − h_{t−1}² instead of 1 − h_t²", rec_step="prev", blk_step="prev"),
     _rule("tanh' at h_t instead of h_{t+1} in the recursion for ∇h_t", rec_step="prev"),
     _rule("h_t used where h_{t−1} belongs in ∇W", w_state="current"),
     _rule("sum over t stops one step early (t = 1 … T−1)", sum_range="stop_early"),
     _rule("sum over t starts one step late (t = 2 … T)", sum_range="skip_first"),
     _rule("∇W misses its t = 1 term, the contribution of h_0", w_skip_first=True),
-    _rule("no gradient flows back in time: ∇h_t = Vᵀ∇o_t, the term Wᵀ diag(1 − h_{t+1}²) ∇h_{t+1} is missing", future=False),
-    _rule("only the last step's loss reaches ∇h_t: Vᵀ∇o_t missing for t < T", local="last"),
+    _rule("no gradient flows back in time: ∇h_t = Vᵀ∇o_t, the term Wᵀ diag(1 − h_{t+1}²) ∇h_{t+1} is missing (or `dh = …` overwrote the carried dh_next)", future=False),
+    _rule("only the last step's loss reaches ∇h_t: Vᵀ∇o_t missing for t < T (`dh = dh_next` where `dh += dh_next` belongs)", local="last"),
     _rule("∇h0 missing (returned as zero)", h0="zero"),
     _rule("∇h0 missing the tanh' factor: Wᵀ∇h_1 instead of Wᵀ diag(1 − h_1²) ∇h_1", h0="no_deriv"),
-    _rule("softmax Jacobian diagonal ŷ_i(1 − ŷ_i) used for all i, j in ∇o_t", output="diag_jacobian"),
+    _rule("softmax Jacobian diagonal ŷ_i(1 − ŷ_i) used for all i, j in ∇o_t (its off-diagonal −ŷ_i ŷ_j dropped)", output="diag_jacobian"),
+    _rule("∇o_t = (ŷ_t − y_t) ⊙ ŷ_t ⊙ (1 − ŷ_t): the softmax Jacobian's diagonal applied on top of ŷ_t − y_t, which is already ∇o_t", output="extra_factor"),
+    _rule("ŷ_{t−1} where ŷ_t belongs in ∇o_t = ŷ_t − y_t (the previous step's prediction; ps[t-1])", yhat_step="prev"),
+    _rule("y_{t−1} where y_t belongs in ∇o_t = ŷ_t − y_t (the previous step's target; ys[t-1])", target_step="prev"),
+    _rule("`dW = …` where `dW += …` belongs: each parameter gradient keeps only the last term of its loop over t = T … 1 (t = 1)", per_block=True, assign="first"),
+    _rule("`dW = …` where `dW += …` belongs: each parameter gradient keeps only the last term of its loop over t = 1 … T (t = T)", per_block=True, assign="last"),
+    *(
+        _rule(f"truncated BPTT after K = {K} step{'s' if K > 1 else ''} (bptt_truncate = {K}): the loss at step s reaches only the steps k ≥ s − {K}; the full gradient sums over every k ≤ s", truncate=K)
+        for K in TRUNCATIONS
+    ),
     _rule("averaged over T instead of summed over time", scale="T"),
     _rule("averaged over the batch instead of summed", scale="B"),
     _rule("averaged over time and batch instead of summed", scale="TB"),
@@ -114,6 +136,8 @@ def _deriv(kind: object, a: np.ndarray, h: np.ndarray) -> np.ndarray:
         return 1.0 - a**2
     if kind == "1-h":
         return 1.0 - h
+    if kind == "1-tanh(h)^2":
+        return 1.0 - np.tanh(h) ** 2
     if kind == "none":
         return np.ones_like(h)
     raise ValueError(f"unknown derivative kind {kind!r}")
@@ -128,11 +152,16 @@ def backward(fw: Forward, knobs: dict | None = None) -> tuple[float, dict[str, n
     np.put_along_axis(onehot, fw.y[..., None], 1.0, axis=-1)
     loss = -float(np.sum(np.log(np.take_along_axis(fw.yhat, fw.y[..., None], axis=-1))))
 
+    # ŷ and the one-hot target ∇o_t reads: a step too early wraps round as a Python list does
+    yhat = np.roll(fw.yhat, 1, axis=0) if k["yhat_step"] == "prev" else fw.yhat
+    target = np.roll(onehot, 1, axis=0) if k["target_step"] == "prev" else onehot
     if k["output"] == "softmax_ce":
-        do = fw.yhat - onehot
+        do = yhat - target
+    elif k["output"] == "extra_factor":
+        do = (yhat - target) * yhat * (1.0 - yhat)
     else:  # diag_jacobian: ∂L/∂ŷ = −e_y/ŷ_y times ŷ(1 − ŷ) only on the diagonal
-        p_y = np.take_along_axis(fw.yhat, fw.y[..., None], axis=-1)
-        do = -(1.0 - p_y) * onehot
+        p_y = np.sum(yhat * target, axis=-1, keepdims=True)
+        do = -(1.0 - p_y) * target
 
     # g[t] multiplies ∇h at state t (t = 0 … T); index 0 is the tanh' of h0 (for "prev").
     # a_0 does not exist; zeros keep the table total (no rule reads 1 − a_0²).
@@ -159,11 +188,18 @@ def backward(fw: Forward, knobs: dict | None = None) -> tuple[float, dict[str, n
             break
         dh[t - 1] = local[t - 2] + (back if k["future"] else 0.0)
 
+    if k["truncate"] is not None:
+        dh = _truncated(local, g_rec, W, int(k["truncate"]))
+
     ts = np.arange(1, T + 1)
     if k["sum_range"] == "stop_early":
         ts = ts[:-1]
     elif k["sum_range"] == "skip_first":
         ts = ts[1:]
+    if k["assign"] == "first":
+        ts = ts[:1]
+    elif k["assign"] == "last":
+        ts = ts[-1:]
     da = np.stack([g_blk[t - shift_blk] * dh[t] for t in range(T + 1)])  # index t = state t
     w_ts = ts[ts > 1] if k["w_skip_first"] else ts
     w_state = 0 if k["w_state"] == "current" else 1
@@ -177,3 +213,19 @@ def backward(fw: Forward, knobs: dict | None = None) -> tuple[float, dict[str, n
     }
     factor = float(k["sign"]) / {"sum": 1, "T": T, "B": B, "TB": T * B}[str(k["scale"])]
     return loss * factor, {name: value * factor for name, value in grads.items()}
+
+
+def _truncated(local: np.ndarray, g: np.ndarray, W: np.ndarray, K: int) -> np.ndarray:
+    """∇h_t (t = 0 … T) of truncated BPTT, as WildML's `bptt_truncate` computes it: the
+    loss at step s is carried back through the steps s, s − 1, …, max(1, s − K) only;
+    h_0 gets what the steps that reach step 1 carry on."""
+    T = local.shape[0]
+    dh = np.zeros((T + 1, *local.shape[1:]))
+    for s in range(1, T + 1):
+        carried = local[s - 1]
+        for t in range(s, max(1, s - K) - 1, -1):
+            dh[t] += carried
+            carried = (g[t] * carried) @ W  # row form of Wᵀ diag(g_t) ∇h_t
+        if s - K <= 1:
+            dh[0] += carried
+    return dh

@@ -1,6 +1,6 @@
 """Route 3: check a user's backward pass against the reference, over a battery of cases.
 
-The battery is chosen so that the usual mistakes cannot hide: T = 1 … 5, n_x, n_h, n_y and
+The battery is chosen so that the usual mistakes cannot hide: T = 1 … 5, 8, 9, n_x, n_h, n_y and
 the batch size all different (a missing transpose changes a shape or mixes two axes), W
 drawn at random (never symmetric), h_0 nonzero (with h_0 = 0 and T = 1 the gradient of W
 is zero and proves nothing), biases nonzero, with and without a batch axis.
@@ -17,11 +17,16 @@ must be real numbers; a case is checked against MEMORY_BUDGET before it is drawn
 diagnosis compares the user's wrong blocks with the gradients of known mistakes, computed by
 independent NumPy implementations from the same cases: `_bptt_variants.RULES` for the
 canonical model, `_gated_variants.RULES` for every other model (the LSTM, the GRU, the
-Elman variants).
+Elman variants). A WRONG verdict of a many-to-many model also gets a blame map (`_blame`):
+which terms (loss step, time step) are wrong, from the user's function on prefixes of one
+sequence. A function that raises on some cases is run on all the others, and every case
+that raised is reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import math
 import pathlib
@@ -34,6 +39,7 @@ import numpy as np
 from rnn_check import _bptt_variants as variants
 from rnn_check import _gated_variants as gated
 from rnn_check._verdict import BlockError, Counterexample, Status, Verdict
+from rnn_num._model import backward as _reference_backward
 from rnn_num._model import loss_and_grads as _reference_loss_and_grads
 from rnn_num._validate import check_tolerance
 from rnn_spec import Model, parse_model
@@ -60,6 +66,9 @@ class _Setting:
 
     model: Model
     given: bool = False
+    # declared code conventions (rnn_check._conventions) that change what is drawn/checked:
+    one_hot: bool = False  # x_t one-hot (token inputs)
+    input_gradient: bool = False  # ∇x is checked too (layer mode)
 
     @property
     def old_table(self) -> bool:
@@ -150,23 +159,25 @@ class Case:
 # Sizes all different from each other, from every T and from the batch size.
 _SIZES = ((2, 3, 4), (5, 4, 3))
 _BATCH = 7
+_BATCHED_LENGTHS = (1, 2, 3, 9)
 
 
 def default_battery(
     batch: bool = True, seed: int = 0, model: Model | Mapping | str | None = None
 ) -> tuple[Case, ...]:
-    """The cases `check_backward` runs: T = 1 … 5 without a batch axis, then with one.
+    """The cases `check_backward` runs: T = 1 … 5 and 8 without a batch axis, then T = 1,
+    2, 3 and 9 with one (T = 8 and 9 show BPTT truncated after up to 7 steps).
 
-    For task=step=K the lengths are K … K + 4 (the loss step must exist; longer sequences
-    show a loss taken at the wrong step)."""
+    For task=step=K the lengths are K … K + 4 and K + 7 (the loss step must exist; longer
+    sequences show a loss taken at the wrong step)."""
     seed = _check_seed(seed)
     m = _resolve(model).model
     first = m.step if m.task == "step" else 1
-    cases = [Case(first - 1 + T, *_SIZES[T % 2], seed=seed + T) for T in range(1, 6)]
+    cases = [Case(first - 1 + T, *_SIZES[T % 2], seed=seed + T) for T in (*range(1, 6), 8)]
     if batch:
         cases += [
             Case(first - 1 + T, *_SIZES[(T + 1) % 2], seed=seed + 10 + T, batch=_BATCH)
-            for T in (1, 2, 3, 5)
+            for T in _BATCHED_LENGTHS
         ]
     return tuple(cases)
 
@@ -251,7 +262,7 @@ def _check_budget(m: Model, T: int, n_x: int, n_h: int, n_y: int, batch: int | N
             f"this case needs about {_bytes_text(need)} (x, targets, parameters, the states "
             "of all T steps and the gradients, float64), above the checker's memory budget of "
             f"{_bytes_text(MEMORY_BUDGET)} (rnn_check._code.MEMORY_BUDGET). Fix: use smaller "
-            "T/sizes; the checker needs only small cases (its battery has T <= 5, sizes <= 5 "
+            "T/sizes; the checker needs only small cases (its battery has T <= 9, sizes <= 5 "
             f"and batch {_BATCH})"
         )
 
@@ -267,9 +278,13 @@ def make_case(
     head: str | None = None,
     many_to_one: bool | None = None,
     model: Model | Mapping | str | None = None,
-) -> tuple:
+    conventions: object = None,
+) -> tuple | dict:
     """The inputs (params, x, y, h0) of one case — (params, x, y, h0, c0) for a model with
     a cell state (the LSTM): reproduce a counterexample with this.
+
+    With `conventions` (as for check_backward), a dict of the inputs as that code takes
+    them, by its names (karpathy: Wxh, …, inputs, targets, hprev).
 
     params has the model's blocks (`model.block_names()`); x has shape (T, n_x) or
     (T, batch, n_x). y is what `rnn_num.loss_and_grads` takes for the head and the task:
@@ -281,6 +296,10 @@ def make_case(
     (batch, n_h) (per-sequence; (n_h,) without a batch). n_y is unused for head=given.
     """
     T, n_x, n_h, n_y, batch, seed = _check_sizes(T, n_x, n_h, n_y, batch, seed)
+    if conventions is not None:
+        from rnn_check._conventions import user_case
+
+        return user_case(conventions, T, n_x, n_h, n_y, seed, batch, model)
     setting = _resolve(model, None, head, many_to_one)
     _check_budget(setting.model, T, n_x, n_h, n_y, batch)  # before anything is allocated
     return _draw(setting.model, T, n_x, n_h, n_y, seed, batch, targets)
@@ -336,7 +355,7 @@ def _draw(
 
 
 def _inputs(case: Case, setting: _Setting) -> tuple:
-    return _draw(
+    drawn = _draw(
         setting.model,
         case.T,
         case.n_x,
@@ -346,6 +365,10 @@ def _inputs(case: Case, setting: _Setting) -> tuple:
         case.batch,
         case.targets,
     )
+    if setting.one_hot:  # token inputs: x_t is the one-hot vector of a token
+        params, x, *rest = drawn
+        drawn = (params, np.eye(case.n_x)[np.argmax(x, axis=-1)], *rest)
+    return drawn
 
 
 def _copy_inputs(
@@ -393,7 +416,12 @@ def _reference(case: Case, setting: _Setting) -> tuple[float, dict[str, np.ndarr
             f"rnn_num cannot compute the reference for model={_model_text(m)!r}: {error}"
         ) from None
     # copies: the comparison runs after all cases, so nothing kept may be shared
-    return float(loss), {k: np.array(grads[k], dtype=float) for k in m.gradient_names()}
+    out = {k: np.array(grads[k], dtype=float) for k in m.gradient_names()}
+    if setting.input_gradient:  # layer mode: ∇x_t = Uᵀ ∇a_t (the Elman cell)
+        extra = {"c0": rest[0]} if rest else {}
+        d_a = _reference_backward(params, x, y, h0=h0, model=m, **extra).d_a
+        out["x"] = np.array(d_a @ params["U"], dtype=float)
+    return float(loss), out
 
 
 def _truth(
@@ -463,10 +491,13 @@ def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float) -> bool:
 
 
 class _IllFormed(Exception):
-    def __init__(self, summary: str, detail: str) -> None:
+    def __init__(self, summary: str, detail: str, crash: tuple[str, str] | None = None) -> None:
         super().__init__(summary)
         self.summary = summary
         self.detail = detail
+        # the user's function raised: (the exception's text, the user's frames), the key the
+        # crashes of several cases are grouped by; None for every other problem
+        self.crash = crash
 
 
 # frames in these folders are not the user's: the checker's own and NumPy's internals
@@ -549,10 +580,15 @@ def _shape_of(value: object) -> str:
 
 def _call(fn: Callable, case: Case, setting: _Setting) -> object:
     params, x, y, h0, *rest = _inputs(case, setting)
+    see_case = getattr(fn, "see_case", None)
+    if see_case is not None:  # an adapter of declared conventions names the case in its messages
+        see_case(case)
     try:
         if setting.cell_state:
             return fn(params, x, y, h0=h0, c0=rest[0])
         return fn(params, x, y, h0=h0)
+    except _IllFormed:  # an adapter of declared conventions already said what is wrong
+        raise
     except Exception as error:
         problem = _signature_problem(fn, setting) if isinstance(error, TypeError) else None
         if problem is not None:
@@ -567,6 +603,7 @@ def _call(fn: Callable, case: Case, setting: _Setting) -> object:
             f"It was called as {_call_text(setting)} with x of shape {x.shape}, y of shape "
             f"{y.shape}, {states} (model {_model_text(setting.model)})."
             + _batch_hint(case, setting),
+            crash=(f"{type(error).__name__}: {error}", _where(error)),
         ) from error
 
 
@@ -651,7 +688,7 @@ def _shape_texts(setting: _Setting) -> dict[str, str]:
         "per-sequence": "(B, n_h) with a batch, (n_h,) without",
         "zero": "([B,] n_h): one row per sequence",
     }[m.h0]
-    return texts | {s: state for s in m.initial_states}
+    return texts | {s: state for s in m.initial_states} | {"x": "(T, [B,] n_x)"}
 
 
 def _check_shape(
@@ -665,6 +702,7 @@ def _check_shape(
     if array.shape == wanted:
         return
     hint = ""
+    per_sequence = False
     if array.shape == wanted[::-1] and len(wanted) == 2:
         hint = (
             " It is the transpose of the right shape: gradients are in denominator layout"
@@ -672,17 +710,21 @@ def _check_shape(
         )
     elif block in ("h0", "c0") and case.batch is not None and array.shape == (case.batch, *wanted):
         hint = f" {block} is shared by the batch, so its gradient is summed over the batch."
+        per_sequence = True
     elif block in ("h0", "c0") and case.batch is not None and wanted == (case.batch, *array.shape):
         hint = (
             f" {block} is {'zero' if setting.model.h0 == 'zero' else 'one row per sequence'}"
             f" (h0={setting.model.h0}): its gradient has one row per sequence, not summed"
             " over the batch."
         )
-    raise _IllFormed(
+    problem = _IllFormed(
         f"ILL-FORMED: {what} has shape {array.shape}, but {block} has shape {wanted}",
         f"{what} has shape {array.shape}; ∇{block} L must have the shape of {block}, "
         f"{_shape_texts(setting)[block]} = {wanted} for the case {case.describe()}.{hint}",
     )
+    # one row per sequence is unambiguous: the function treats h0 as torch and cs231n do
+    problem.per_sequence = per_sequence
+    raise problem
 
 
 def _wanted_shapes(case: Case, setting: _Setting) -> dict[str, tuple[int, ...]]:
@@ -692,6 +734,8 @@ def _wanted_shapes(case: Case, setting: _Setting) -> dict[str, tuple[int, ...]]:
     per_row = m.h0 != "shared" and case.batch is not None
     for state in m.initial_states:
         shapes[state] = (case.batch, case.n_h) if per_row else (case.n_h,)
+    if setting.input_gradient:
+        shapes["x"] = (case.T, case.n_x) if case.batch is None else (case.T, case.batch, case.n_x)
     return shapes
 
 
@@ -821,21 +865,113 @@ def _block_name(block: str) -> str:
     return "the loss" if block == "loss" else f"∇{block}"
 
 
-def _mutants(
-    cases: Sequence[Case], setting: _Setting | None, rules: bool
-) -> list[tuple[str, list]]:
-    """(description, [(loss, grads) or None per case]) for every rule of the model's table."""
+def _table(setting: _Setting | None, rules: bool) -> list[tuple[str, bool, Callable]]:
+    """(description, per_block, case -> (loss, grads) or None) for every rule of the
+    model's table; per_block: the rule is judged block by block (`_bptt_variants.Rule`)."""
     if not rules:
         return []
     if setting is None or setting.old_table:
         return [
-            (rule.description, [_variant(case, rule.knobs) for case in cases])
+            (rule.description, rule.per_block, functools.partial(_variant, knobs=rule.knobs))
             for rule in variants.RULES
         ]
     return [
-        (rule.description, [_model_variant(case, setting, rule.knobs) for case in cases])
+        (
+            rule.description,
+            rule.per_block,
+            functools.partial(_model_variant, setting=setting, knobs=rule.knobs),
+        )
         for rule in gated.rules_for(setting.model)
     ]
+
+
+def _mutants(
+    cases: Sequence[Case], setting: _Setting | None, rules: bool
+) -> list[tuple[str, list, bool]]:
+    """(description, [(loss, grads) or None per case], per_block) for every rule."""
+    return [
+        (description, [compute(case) for case in cases], per_block)
+        for description, per_block, compute in _table(setting, rules)
+    ]
+
+
+def _clipped_mistakes(
+    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]],
+    mutants: list[tuple[str, list, bool]],
+    tolerance: float,
+) -> list[tuple[str, list[str]]]:
+    """Rules whose gradients, clipped, are the user's: scaled by one factor ≤ 1 per case
+    (clipping by the norm of all gradients together, or of each block), or clipped entry by
+    entry at the user's largest entry. [(description, the blocks it explains)]."""
+    blocks = [b for b in observed if b != "loss"]
+    wrong = [b for b in blocks if not all(_matches(a, e, tolerance) for _, a, e in observed[b])]
+    if not wrong:
+        return []
+    truth = [(None, {b: observed[b][i][2] for b in blocks}) for i in range(len(observed[wrong[0]]))]
+    if _clipping(observed, truth, blocks, tolerance) is not None:
+        return []  # the true gradient clipped: _scale_diagnosis says so
+    found = []
+    for description, outputs, _ in mutants:
+        if any(b not in grads for _, grads in outputs for b in blocks):
+            continue
+        how = _clipping(observed, outputs, blocks, tolerance)
+        if how is not None:
+            names = [_block_name(b) for b in blocks]
+            found.append((f"{description}, and then {how}", names))
+    return found[:1] if len(found) > 1 else found  # the first table line: one story
+
+
+def _clipping(
+    observed: dict[str, list[tuple[Case, np.ndarray, np.ndarray]]],
+    outputs: list,
+    blocks: Sequence[str],
+    tolerance: float,
+) -> str | None:
+    """How the user's blocks are the mutant's clipped, or None."""
+    user = [[observed[b][i][1] for b in blocks] for i in range(len(outputs))]
+    mine = [[grads[b] for b in blocks] for _, grads in outputs]
+    # by the norm of all blocks together: one factor per case
+    factors = []
+    for u, m in zip(user, mine, strict=True):
+        num = sum(float(np.vdot(a, b)) for a, b in zip(u, m, strict=True))
+        den = sum(float(np.vdot(b, b)) for b in m)
+        s = num / den if den > 0 else 1.0
+        if not all(_matches(a, s * b, tolerance) for a, b in zip(u, m, strict=True)):
+            factors = None
+            break
+        factors.append(s)
+    if factors and all(0.0 < f <= 1.0 + 1e-9 for f in factors) and min(factors) < 1 - 1e-6:
+        return (
+            "the gradient clipped by its norm (scaled by "
+            f"{min(factors):.3g} … {max(factors):.3g}): the clipping hides the mistake's "
+            "size; return the raw gradient and clip in the optimiser"
+        )
+    # by each block's own norm, or entry by entry (np.clip(dW, -5, 5), min-char-rnn)
+    per_block = entrywise = True
+    scaled = False
+    for u, m in zip(user, mine, strict=True):
+        for a, b in zip(u, m, strict=True):
+            den = float(np.vdot(b, b))
+            s = float(np.vdot(a, b)) / den if den > 0 else 1.0
+            per_block &= 0.0 < s <= 1.0 + 1e-9 and _matches(a, s * b, tolerance)
+            scaled |= s < 1 - 1e-6
+            bound = float(np.max(np.abs(a), initial=0.0))
+            entrywise &= bound > 0 and _matches(a, np.clip(b, -bound, bound), tolerance)
+    if per_block and scaled:
+        return (
+            "each gradient clipped by its own norm: the clipping hides the mistake's size; "
+            "return the raw gradient and clip in the optimiser"
+        )
+    if entrywise and not all(
+        _matches(a, b, tolerance)
+        for u, m in zip(user, mine, strict=True)
+        for a, b in zip(u, m, strict=True)
+    ):
+        return (
+            "entries clipped to a bound (elementwise gradient clipping): return the raw "
+            "gradient and clip in the optimiser"
+        )
+    return None
 
 
 def _diagnose(
@@ -854,41 +990,68 @@ def _diagnose(
     cases = [case for case, _, _ in next(iter(observed.values()))]
     tolerance = max(rtol, 1e-7)
 
-    def agrees(block: str, outputs: list) -> bool:
-        """The mistake's block equals the user's on every case."""
-        values = [np.asarray(loss) if block == "loss" else grads[block] for loss, grads in outputs]
-        pairs = zip(observed[block], values, strict=True)
-        return all(_matches(actual, value, tolerance) for (_, actual, _), value in pairs)
-
     right = {
         block
         for block, runs in observed.items()
         if all(_matches(actual, expected, rtol) for _, actual, expected in runs)
     }
-    mutants = [
-        # a mistake that would spoil a gradient the user got right is not the user's
-        # gradient mistake (the loss is left out: many return the right loss with wrong
-        # gradients, or the wrong loss with the right gradients)
-        (description, outputs, all(agrees(b, outputs) for b in right if b != "loss"))
-        for description, outputs in _mutants(cases, setting, rules)
-        if all(output is not None for output in outputs)
-    ]
+    wrong = [block for block in observed if block not in right]
+
+    def explains(per_block: bool, compute: Callable) -> set[str]:
+        """The wrong blocks the rule equals on every case. A mistake that would spoil a
+        gradient the user got right is not the user's gradient mistake (the loss is left
+        out: many return the right loss with wrong gradients, or the wrong loss with the
+        right gradients). Case by case, the smallest first: most rules drop out at once."""
+        alive, spares = set(wrong), True
+        for i, case in enumerate(cases):
+            out = compute(case)
+            if out is None:  # the mistake cannot happen on this case
+                return set()
+            alive = {b for b in alive if agrees_on(b, i, out)}
+            if spares and not per_block:
+                spares = all(agrees_on(b, i, out) for b in right if b != "loss" and b in out[1])
+            alive = {b for b in alive if b == "loss" or spares or per_block}
+            if not alive:
+                return set()
+        return alive
+
+    def agrees_on(block: str, i: int, out: tuple) -> bool:
+        loss, grads = out
+        if block != "loss" and block not in grads:
+            return False  # a block the table does not model (∇x of a layer)
+        value = np.asarray(loss) if block == "loss" else grads[block]
+        return _matches(observed[block][i][1], value, tolerance)
+
+    table = _table(setting, rules)
+    local = {description for description, per_block, _ in table if per_block}
+    found = {description: explains(per_block, compute) for description, per_block, compute in table}
     explained: dict[str, list[str]] = {}
-    for block, runs in observed.items():
-        if block in right:
-            continue
-        hits = [
-            description
-            for description, outputs, spares_the_rest in mutants
-            if (spares_the_rest or block == "loss") and agrees(block, outputs)
-        ]
-        for description in hits or _scale_diagnosis(runs, rtol):
+    any_hit = False
+    for block in wrong:
+        hits = [description for description, blocks in found.items() if block in blocks]
+        any_hit |= bool(hits) and block != "loss"
+        for description in hits or _scale_diagnosis(observed[block], rtol):
             explained.setdefault(description, []).append(_block_name(block))
+    if not any_hit and table:  # a known mistake hidden under gradient clipping: both named
+        mutants = [m for m in _mutants(cases, setting, rules) if all(o is not None for o in m[1])]
+        for description, blocks in _clipped_mistakes(observed, mutants, tolerance):
+            explained = {d: [b for b in bs if b not in blocks] for d, bs in explained.items()}
+            explained = {d: bs for d, bs in explained.items() if bs}
+            explained[description] = blocks
     # One mistake explaining more of the wrong blocks beats one explaining a part of them.
+    # A mistake judged block by block (`dW =`) yields to a whole-model one with its blocks.
     kept = {
         description: blocks
         for description, blocks in explained.items()
         if not any(set(blocks) < set(other) for other in explained.values())
+        and not (
+            description in local
+            and any(
+                set(blocks) <= set(other)
+                for d, other in explained.items()
+                if d != description and d not in local
+            )
+        )
     }
     return tuple(
         f"{description} (explains {', '.join(blocks)})" for description, blocks in kept.items()
@@ -963,6 +1126,119 @@ def _summarise(
     )
 
 
+def _ill_formed(
+    problem: _IllFormed, case: Case, extra: dict, crashes: Sequence[tuple[Case, _IllFormed]]
+) -> Verdict:
+    """ILL-FORMED for a result that cannot be compared (after any earlier crashes)."""
+    detail = problem.detail
+    if crashes:
+        detail += "\n\nBefore that, it raised on " + "; ".join(
+            f"{c.describe()} ({p.crash[0]})" for c, p in crashes
+        )
+    return Verdict(
+        Status.ILL_FORMED, problem.summary, detail=detail, extra={**extra, "case": case.describe()}
+    )
+
+
+def _with_blame(
+    verdict: Verdict, fn: Callable, cases: Sequence[Case], blocks: Sequence[str], setting: _Setting
+) -> Verdict:
+    """A WRONG verdict of a many-to-many model with its blame map (`_blame`) in
+    extra["blame"]: the user's function is called again on the prefixes of one sequence,
+    the longest without a batch axis (else the longest)."""
+    if verdict.status is not Status.WRONG or setting.model.task != "many-to-many":
+        return verdict
+    from rnn_check import _blame  # only a WRONG verdict needs it
+
+    case = max(cases, key=lambda c: (c.batch is None, c.T))
+    names = [b for b in blocks if b in setting.model.gradient_names()]
+    params, x, y, h0, *rest = _inputs(case, setting)
+    c0 = rest[0] if rest else None
+    see_case = getattr(fn, "see_case", None)
+
+    def prefix(s: int) -> dict | None:
+        states = {"c0": None if c0 is None else c0.copy()} if setting.cell_state else {}
+        try:
+            if see_case is not None:
+                see_case(case)
+            _, grads = fn(
+                {k: v.copy() for k, v in params.items()},
+                x[:s].copy(),
+                y[:s].copy(),
+                h0=None if h0 is None else h0.copy(),
+                **states,
+            )
+            return {b: np.array(grads[b], dtype=float) for b in names}
+        except Exception:  # no map then: the verdict stands without it
+            return None
+
+    try:
+        found = _blame.blame_map(
+            setting.model, params, x, y, h0, c0, names, prefix, _reference(case, setting)[1]
+        )
+    except (ValueError, gated.NotApplicable):
+        found = None
+    if found is None:
+        return verdict
+    found["case"] = case.describe()
+    return dataclasses.replace(verdict, extra={**verdict.extra, "blame": found})
+
+
+def _blame_text(verdict: Verdict) -> list[str]:
+    """The blame map's lines for format_verdict (none without a map)."""
+    if not verdict.extra.get("blame"):
+        return []
+    from rnn_check import _blame
+
+    return _blame.blame_lines(verdict.extra["blame"])
+
+
+def _ran_extra(extra: dict, runs: Sequence[tuple]) -> dict:
+    """`extra` of the verdict on the cases that ran (the others raised)."""
+    ran = [case for case, *_ in runs]
+    return {**extra, "cases": len(ran), "battery": _battery_text(ran)}
+
+
+def _crash_verdict(
+    crashes: Sequence[tuple[Case, _IllFormed]], n_cases: int, ran: Verdict | None, extra: dict
+) -> Verdict:
+    """ILL-FORMED for a function that raised: every case that raised, grouped by the same
+    exception at the same place in the user's code, and what the other cases gave."""
+    groups: dict[tuple[str, str], list[tuple[Case, _IllFormed]]] = {}
+    for case, problem in crashes:
+        groups.setdefault(problem.crash, []).append((case, problem))
+    kinds = list(dict.fromkeys(key[0].split(":", 1)[0] for key in groups))
+    first = crashes[0][0].describe()
+    if len(crashes) == 1:
+        summary = crashes[0][1].summary
+    else:
+        summary = (
+            f"ILL-FORMED: your function raised {' and '.join(kinds)} on {len(crashes)} of "
+            f"{n_cases} cases (the first: {first})"
+        )
+    parts = []
+    for number, members in enumerate(groups.values(), 1):
+        text = members[0][1].detail  # the exception, the user's frames, the first case's call
+        if len(crashes) > 1:
+            which = "; ".join(c.describe() for c, _ in members)
+            label = f"{number}. " if len(groups) > 1 else ""
+            plural = "s" if len(members) > 1 else ""
+            text = f"{label}On {len(members)} case{plural} ({which}):\n{text}"
+        parts.append(text)
+    if ran is not None:
+        others = n_cases - len(crashes)
+        line = f"The {others} other case{'s' if others != 1 else ''} ran. {ran.summary}"
+        parts.append(line + "".join(f"\n  - {d}" for d in ran.diagnosis))
+    out = {
+        **extra,
+        "case": first,
+        "crashed": [{"case": c.describe(), "error": p.crash[0]} for c, p in crashes],
+    }
+    if ran is not None:
+        out["others"] = {"status": ran.status.value, "summary": ran.summary}
+    return Verdict(Status.ILL_FORMED, summary, detail="\n\n".join(parts), extra=out)
+
+
 def _validate_common(
     fn: object, rtol: object, cases: object, batch: object, setting: _Setting
 ) -> tuple[tuple[Case, ...], float]:
@@ -1018,7 +1294,7 @@ def _battery_text(cases: Sequence[Case]) -> str:
 
 def _select_blocks(blocks: object, setting: _Setting) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the blocks to check, those of them the function may leave out)."""
-    names = setting.model.gradient_names()
+    names = setting.model.gradient_names() + (("x",) if setting.input_gradient else ())
     if blocks is None:
         # With h0=zero the initial states are no argument: their gradients are checked
         # when the function returns them, and may be left out.
@@ -1054,6 +1330,8 @@ def check_backward(
     head: str | None = None,
     many_to_one: bool | None = None,
     model: Model | Mapping | str | None = None,
+    conventions: object = None,
+    _setting: _Setting | None = None,
 ) -> Verdict:
     """Check a backward pass with the signature of `rnn_num.loss_and_grads`.
 
@@ -1074,8 +1352,26 @@ def check_backward(
     axis; `rtol` bounds the relative error of every entry (1e-6 suits float64, about 1e-3
     float32). A WRONG verdict has a counterexample and a diagnosis: the known mistakes of
     the model (docs/checking-code.md) whose numbers equal the user's.
+
+    `conventions` declares code written in another convention instead of this signature: a
+    preset ("torch", "karpathy", "wildml", …), an `rnn_check.Conventions`, or a mapping of its
+    fields with "preset" (docs/checking-code.md); the verdict then speaks the code's names.
     """
-    setting = _resolve(model, activation, head, many_to_one)
+    if conventions is not None:
+        from rnn_check._conventions import check_with_conventions
+
+        return check_with_conventions(
+            fn,
+            conventions,
+            blocks=blocks,
+            check_loss=check_loss,
+            batch=batch,
+            rtol=rtol,
+            cases=cases,
+            model=model,
+            legacy=(activation, head, many_to_one),
+        )
+    setting = _setting or _resolve(model, activation, head, many_to_one)
     cases, rtol = _validate_common(fn, rtol, cases, batch, setting)
     blocks, optional = _select_blocks(blocks, setting)
     if not isinstance(check_loss, bool):
@@ -1085,21 +1381,23 @@ def check_backward(
         "battery": _battery_text(cases),
         "rtol": rtol,
         "blocks": list(blocks),
+        "index_base": 0,  # entries such as U[2, 4] are NumPy indices, counted from 0
         **_task_extra(setting),
     }
     observed: dict[str, list] = {name: [] for name in (("loss",) if check_loss else ()) + blocks}
-    for index, case in enumerate(cases):
+    crashes: list[tuple[Case, _IllFormed]] = []
+    for case in cases:
         try:
             user_loss, user = _user_backward(fn, case, blocks, check_loss, setting, optional)
         except _IllFormed as problem:
-            return Verdict(
-                Status.ILL_FORMED,
-                problem.summary,
-                detail=problem.detail,
-                extra={**extra, "case": case.describe()},
-            )
-        if index == 0 and optional:
-            # the first case settles which optional blocks the function computes
+            if problem.crash is not None:  # go on: every case that raises is reported
+                crashes.append((case, problem))
+                continue
+            if getattr(problem, "per_sequence", False) and not setting.given and _setting is None:
+                return _per_sequence_h0(fn, setting, blocks, check_loss, batch, rtol, cases)
+            return _ill_formed(problem, case, extra, crashes)
+        if optional:
+            # the first case that runs settles which optional blocks the function computes
             blocks = tuple(b for b in blocks if b in user or b not in optional)
             optional = ()
             extra["blocks"] = list(blocks)
@@ -1111,7 +1409,64 @@ def check_backward(
             observed["loss"].append((case, np.asarray(user_loss), np.asarray(true_loss)))
         for block in blocks:
             observed[block].append((case, user[block], true[block]))
-    return _summarise(observed, rtol, "your backward pass", extra, setting=setting)
+    if (
+        crashes
+        and not setting.given
+        and _setting is None
+        and _takes_per_sequence_h0(fn, crashes, setting)
+    ):
+        return _per_sequence_h0(fn, setting, blocks, check_loss, batch, rtol, cases)
+    if crashes:
+        ran = None
+        if any(observed.values()):
+            ran_extra = _ran_extra(extra, next(iter(observed.values())))
+            ran = _summarise(observed, rtol, "your backward pass", ran_extra, setting=setting)
+        return _crash_verdict(crashes, len(cases), ran, extra)
+    verdict = _summarise(observed, rtol, "your backward pass", extra, setting=setting)
+    return _with_blame(verdict, fn, cases, blocks, setting)
+
+
+def _takes_per_sequence_h0(
+    fn: Callable, crashes: Sequence[tuple[Case, _IllFormed]], setting: _Setting
+) -> bool:
+    """Whether a function that raised on the batches only runs with h0 (B, n_h) instead, and
+    returns ∇h0 of that shape: then it takes h0 per sequence, unambiguously."""
+    if any(case.batch is None for case, _ in crashes):
+        return False
+    per_sequence = dataclasses.replace(setting, model=setting.model.replace(h0="per-sequence"))
+    case = crashes[0][0]
+    try:
+        out = _call(fn, case, per_sequence)
+        return np.shape(out[1]["h0"]) == (case.batch, case.n_h)
+    except Exception:  # it does not take that either: the crashes stand as reported
+        return False
+
+
+def _per_sequence_h0(
+    fn: Callable,
+    setting: _Setting,
+    blocks: Sequence[str],
+    check_loss: bool,
+    batch: bool,
+    rtol: float,
+    cases: Sequence[Case],
+) -> Verdict:
+    """Check again with h0 one row per sequence, the convention the function's ∇h0 showed,
+    and say so: the verdict is about that model, and the way to declare it is named."""
+    m = setting.model.replace(h0="per-sequence")
+    verdict = check_backward(
+        fn, blocks=blocks, check_loss=check_loss, batch=batch, rtol=rtol, cases=cases, model=m
+    )
+    note = (
+        "Your function returns ∇h0 with one row per sequence, (B, n_h), as torch and cs231n "
+        "take h0, so it was checked with h0 per sequence: with a batch, h0 is (B, n_h). "
+        f"Say so with model={_model_text(m)!r} to check it this way directly."
+    )
+    return dataclasses.replace(
+        verdict,
+        detail=note + ("\n\n" + verdict.detail if verdict.detail else ""),
+        extra={**verdict.extra, "adapted": {"h0": "per-sequence"}},
+    )
 
 
 def check_block(
@@ -1142,24 +1497,45 @@ def check_block(
         "battery": _battery_text(cases),
         "rtol": rtol,
         "blocks": [block],
+        "index_base": 0,
         **_task_extra(setting),
     }
     runs = []
+    crashes: list[tuple[Case, _IllFormed]] = []
     for case in cases:
         try:
             actual = _user_block(fn, case, block, setting)
         except _IllFormed as problem:
-            return Verdict(
-                Status.ILL_FORMED,
-                problem.summary,
-                detail=problem.detail,
-                extra={**extra, "case": case.describe()},
-            )
+            if problem.crash is not None:  # go on: every case that raises is reported
+                crashes.append((case, problem))
+                continue
+            return _ill_formed(problem, case, extra, crashes)
         runs.append((case, actual, _reference(case, setting)[1][block]))
+    if crashes:
+        ran = None
+        if runs:
+            ran_extra = _ran_extra(extra, runs)
+            ran = _summarise({block: runs}, rtol, f"your ∇{block}", ran_extra, setting=setting)
+        return _crash_verdict(crashes, len(cases), ran, extra)
     return _summarise({block: runs}, rtol, f"your ∇{block}", extra, setting=setting)
 
 
 # ---------------------------------------------------------------------------- text
+
+
+def _entry_text(block: str, index: tuple[int, ...], verdict: Verdict) -> str:
+    """U[2, 4] for a NumPy index (code checks), V (2, 1) for an entry counted from 1 (formulas)."""
+    if not index:
+        return block
+    if verdict.extra.get("index_base", 0) == 0:
+        return f"{block}{list(index)}"
+    return f"{block} {index[0] if len(index) == 1 else index}"
+
+
+def _index_note(verdict: Verdict) -> str:
+    if verdict.extra.get("index_base", 0) == 0:
+        return "(worst entry: a NumPy index, counted from 0)"
+    return "(worst entry: counted from 1, as in the formula)"
 
 
 def format_verdict(verdict: Verdict) -> str:
@@ -1178,14 +1554,16 @@ def format_verdict(verdict: Verdict) -> str:
             f"{'block':<{width}} {'max rel. error':>14}  {'worst entry':<12} {'expected':>14} {'actual':>14}",
         ]
         for e in verdict.errors:
-            entry = f"{e.block}{list(e.index)}" if e.index else e.block
+            entry = _entry_text(e.block, e.index, verdict)
             lines.append(
                 f"{e.block:<{width}} {e.max_rel_error:>14.3g}  {entry:<12} {e.expected:>14.8g} {e.actual:>14.8g}"
             )
+        if any(e.index for e in verdict.errors):
+            lines.append(_index_note(verdict))
     cx = verdict.counterexample
     if cx is not None:
         batch = "no batch" if cx.batch is None else f"batch={cx.batch}"
-        entry = f"{cx.block}{list(cx.index)}" if cx.index else cx.block
+        entry = _entry_text(cx.block, cx.index, verdict)
         fixed = verdict.extra.get("targets")
         targets = "" if fixed is None else f", targets={list(fixed)}"
         model = None
@@ -1202,12 +1580,19 @@ def format_verdict(verdict: Verdict) -> str:
             f"Counterexample: T={cx.T}, n_x={cx.n_x}, n_h={cx.n_h}, n_y={cx.n_y}, seed={cx.seed}, {batch}:",
             f"  {entry} should be {cx.expected:.10g}, got {cx.actual:.10g}",
         ]
+        conventions = verdict.extra.get("conventions")
+        if conventions is not None:  # the inputs as the user's code takes them
+            targets += f", conventions={conventions!r}"
         if verdict.extra.get("inputs") == "rnn_check.make_case":  # other routes draw their own
             lines.append(
                 f"  inputs: rnn_check.make_case(T={cx.T}, n_x={cx.n_x}, n_h={cx.n_h}, n_y={cx.n_y}, "
                 f"seed={cx.seed}, batch={cx.batch}{targets})"
             )
-            if model is not None and "c0" in model.initial_states:
+            if conventions is not None:
+                lines.append(
+                    "  (it returns a dict of your code's arguments and parameters by name)"
+                )
+            elif model is not None and "c0" in model.initial_states:
                 lines.append(
                     "  (it returns params, x, y, h0, c0; call fn(params, x, y, h0=h0, c0=c0))"
                 )
@@ -1215,4 +1600,5 @@ def format_verdict(verdict: Verdict) -> str:
         lines += ["", "Diagnosis:"] + [f"  - {d}" for d in verdict.diagnosis]
     elif verdict.status is Status.WRONG:
         lines += ["", "Diagnosis: no known mistake matches; compare the counterexample by hand."]
+    lines += _blame_text(verdict)
     return "\n".join(lines)

@@ -243,6 +243,8 @@ class Evaluator:
     # index does not exist (RangeError), instead of being the zero padding a gradient
     # formula's sum past the end may use
     strict_end: bool = False
+    # the user's letter of each quantity (h -> s for WildML), for messages only
+    words: dict[str, str] = field(default_factory=dict)
     work: int = 0
     _summing: list = field(default_factory=list)  # indices of the enclosing sums
     _memo: dict = field(default_factory=dict)
@@ -323,7 +325,7 @@ class Evaluator:
         if self.strict_end and time is not None and not A.free_indices(time) & set(self._summing):
             last = T
         if not first <= t <= last:
-            word = _WORDS.get(name, name)
+            word = self.words.get(name) or _WORDS.get(name, name)
             raise A.RangeError(
                 f"{node.src or word}: {word}_{{{t}}} does not exist; {word}_t is defined for "
                 f"t = {first} … {T} (here T = {T})"

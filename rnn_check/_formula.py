@@ -28,6 +28,8 @@ from rnn_check._notation import (
     Notation,
     for_model,
     get_notation,
+    shown,
+    speak,
     with_letters,
 )
 from rnn_check._parser import block_of, parse_expression, parse_formula
@@ -104,18 +106,35 @@ def _title(block: str, model: Model = CANONICAL) -> str:
     return f"∇_{{{base}_{{{sub}}}}} L" if sub else f"∇_{block} L"
 
 
-def _title_in(block: str, table: Notation) -> str:
+def _title_in(block: str, table: Notation | None, model: Model = CANONICAL) -> str:
     """The gradient's name in the notation's own letters (∇_{W_{aa}} L for 002's W, ∇_V E for
-    WildML's): the verdict speaks the user's letters, not the canonical ones."""
+    WildML's, ∇_{a_0} L for 002's h0): the verdict speaks the user's letters, not the
+    canonical ones. Without a table: the canonical name in `model`."""
+    if table is None:
+        return _title(block, model)
     canonical = _title(block, table.model)
     loss = table.losses[0] if table.losses else "L"
     name = block[:-2] if block.endswith("_t") else block
+    if block in ("h0", "c0"):
+        name = block[0]
     letter = table.surface(name)
     if letter == name:
         return canonical if loss == "L" else canonical.removesuffix(" L") + f" {loss}"
     if block.endswith("_t"):
         return f"∇_{{{letter}_t}} {loss}"
+    if block in ("h0", "c0"):
+        return f"∇_{{{letter}_0}} {loss}"
     return f"∇_{letter} {loss}" if len(letter) == 1 else f"∇_{{{letter}}} {loss}"
+
+
+def block_letters(block: str, table: Notation) -> str:
+    """A block's own letter in the notation (W_{ya} for 002's V; a_0 for its h0)."""
+    if block in ("h0", "c0"):
+        letter = table.surface(block[0])
+        return block if letter == block[0] else f"{letter}_0"
+    if block.endswith("_t"):
+        return f"{table.surface(block[:-2])}_t"
+    return table.surface(block)
 
 
 class _WrtError(A.FormulaError):
@@ -135,8 +154,10 @@ def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
         for letter, canonical in notation.params.items():
             letters.setdefault(canonical, letter)  # the notation's first letter for each
         steps = ["h_t", "o_t", "a_t"] if model.cell == "rnn" else ["h_t", "c_t"]
+        if not model.has_output_layer:  # head=given: no logits
+            steps = [s for s in steps if s != "o_t"]
         names = [letters[p] for p in model.block_names() if p in letters]
-        names += list(model.initial_states) + steps
+        names += [block_letters(b, notation) for b in (*model.initial_states, *steps)]
         raise _WrtError(f"--wrt is empty; give one of {', '.join(names)}")
     if text in ("h0", "h_0", "h(0)"):
         return "h0", None
@@ -160,11 +181,18 @@ def _wrt_block(wrt: str, notation: Notation) -> tuple[str, A.Node | None]:
         except A.FormulaError:
             pass
     if found is None:
-        steps = "h_t or o_t" if model.cell == "rnn" else "h_t or c_t"
+        steps = " or ".join(
+            block_letters(b, notation)
+            for b in (
+                ("h_t", "o_t" if model.has_output_layer else "a_t")
+                if model.cell == "rnn"
+                else ("h_t", "c_t")
+            )
+        )
         raise _WrtError(
             f"--wrt {wrt!r} is not a block{': ' + str(first_error) if first_error else ''}; give a "
-            f"block of the model ({', '.join(model.gradient_names())}; in this notation "
-            f"{', '.join(sorted(notation.params))}), or a per-step adjoint such as {steps}"
+            f"block of the model ({', '.join(block_letters(b, notation) for b in model.gradient_names())}), "
+            f"or a per-step adjoint such as {steps}"
         )
     return found
 
@@ -202,6 +230,8 @@ class _Target:
     components: tuple[str, ...]  # free index letters naming rows (and columns)
     fixed_time: A.Node | None = None  # per-step block at one time only (∇_{h_T}L)
     model: Model = CANONICAL
+    # the user's letters, for messages only (not part of what the target is)
+    table: Notation | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def _same_block(answer: A.Answer, block: str, time: A.Node | None) -> bool:
@@ -220,7 +250,11 @@ def _time_key(time: A.Node | None):
 
 
 def _choose_answer(
-    program: A.Program, block: str | None, time: A.Node | None = None, model: Model = CANONICAL
+    program: A.Program,
+    block: str | None,
+    time: A.Node | None = None,
+    model: Model = CANONICAL,
+    table: Notation | None = None,
 ) -> A.Answer:
     answers = program.answers
     if not answers:
@@ -232,8 +266,8 @@ def _choose_answer(
         undeclared = [a for a in answers if a.declared is None]
         if undeclared:
             return undeclared[-1]
-        stated = ", ".join(_title(a.declared, model) for a in answers)
-        raise A.FormulaError(f"the formula states {stated}, not {_title(block, model)}")
+        stated = ", ".join(_title_in(a.declared, table, model) for a in answers)
+        raise A.FormulaError(f"the formula states {stated}, not {_title_in(block, table, model)}")
     return answers[-1]
 
 
@@ -249,7 +283,11 @@ def _walk_bound(root: A.Node):
 
 
 def _target(
-    answer: A.Answer, block: str, time: A.Node | str | None, model: Model = CANONICAL
+    answer: A.Answer,
+    block: str,
+    time: A.Node | str | None,
+    model: Model = CANONICAL,
+    table: Notation | None = None,
 ) -> _Target:
     free = free_indices(answer.body)
     fixed_time = None
@@ -275,7 +313,7 @@ def _target(
                 if not summed:
                     raise A.FormulaError(
                         f"index {var} is free in {answer.body.src or 'the formula'}: "
-                        f"{_title(block, model)} does not depend on a step, so sum over it, as in "
+                        f"{_title_in(block, table, model)} does not depend on a step, so sum over it, as in "
                         f"\\sum_{{{var}=1}}^{{T}} …"
                     )
                 raise A.FormulaError(
@@ -287,12 +325,12 @@ def _target(
     if free and len(free) > rank:
         raise A.FormulaError(
             f"indices {', '.join(sorted(free))} are free in {answer.body.src or 'the formula'}: "
-            f"{_title(block, model)} has {rank} index{'es' if rank > 1 else ''}; "
+            f"{_title_in(block, table, model)} has {rank} index{'es' if rank > 1 else ''}; "
             "bind the others with a sum"
         )
     if free and len(free) < rank:
         raise A.FormulaError(
-            f"{_title(block, model)} is a matrix: a formula for one entry needs two free indices "
+            f"{_title_in(block, table, model)} is a matrix: a formula for one entry needs two free indices "
             f"(rows, columns), found only {', '.join(sorted(free))}"
         )
     if answer.components and free and set(answer.components) != free:
@@ -304,7 +342,7 @@ def _target(
         order = answer.components  # ∂L/∂W_{ji} = …: the left side says which is the row
     else:
         order = tuple(sorted(free)) if free != {"i", "j"} else ("i", "j")
-    return _Target(block, time_var, order, fixed_time, model)
+    return _Target(block, time_var, order, fixed_time, model, table)
 
 
 def evaluate_block(
@@ -333,7 +371,9 @@ def _evaluate_block(
         env = {} if t is None else {target.time_var: t}
         if target.fixed_time is not None:
             env = {"t": step}
-        evaluator = Evaluator(ctx, program.definitions, base_env=dict(env))
+        evaluator = Evaluator(
+            ctx, program.definitions, base_env=dict(env), words=_words(target.table)
+        )
         if target.components:
             out = np.zeros(dims)
             for entry in np.ndindex(*dims):
@@ -342,19 +382,24 @@ def _evaluate_block(
                 value = evaluator.value(answer.body, inner)
                 if value.kind != "scalar":
                     raise A.ShapeError(
-                        f"one entry of {_title(target.block, ctx.model)} must be a scalar, but "
+                        f"one entry of {_title_in(target.block, target.table, ctx.model)} must be a scalar, but "
                         f"{answer.body.src or 'the formula'} is not"
                     )
                 out[entry] = value.data
         else:
             value = evaluator.value(answer.body, env)
-            out = _as_block(value, dims, target.block, answer.body.src, ctx.model)
+            out = _as_block(value, dims, target.block, answer.body.src, ctx.model, target.table)
         results.append(out)
     return np.stack(results) if target.time_var else results[0]
 
 
 def _as_block(
-    value, dims: tuple[int, ...], block: str, src: str, model: Model = CANONICAL
+    value,
+    dims: tuple[int, ...],
+    block: str,
+    src: str,
+    model: Model = CANONICAL,
+    table: Notation | None = None,
 ) -> np.ndarray:
     if value.kind == "zero":
         return np.zeros(dims)
@@ -371,7 +416,7 @@ def _as_block(
     want = "×".join(str(d) for d in shape)
     names = "×".join(_shape_names(block, model)) + ("" if len(dims) == 2 else "×1")
     raise A.ShapeError(
-        f"the formula {src or ''} is {got} but {_title(block, model)} is {want} ({names})".replace(
+        f"the formula {src or ''} is {got} but {_title_in(block, table, model)} is {want} ({names})".replace(
             "formula  is", "formula is"
         ),
         failure=("result", got, want),
@@ -490,7 +535,7 @@ def _check_formula(
         # the caller's --wrt first, so a mistake there is not mixed up with the formula's
         block, time = _wrt_block(wrt, table) if wrt is not None else (None, None)
         program = parse_formula(text, table)
-        answer = _choose_answer(program, block, time, model)
+        answer = _choose_answer(program, block, time, model, table)
         if answer.declared == "identity" and block in (None, "identity"):
             return _check_identity(program, answer, table, tolerance)
         if block is None:
@@ -501,9 +546,26 @@ def _check_formula(
                 )
         elif answer.declared == block and time is not None and answer.declared_time is not None:
             time = answer.declared_time  # the formula's own letter for the step
-        _check_block_exists(block, model)
-        _check_declared_step(answer, model)
-        target = _target(answer, block, time, model)
+        _check_block_exists(block, model, table)
+        step = answer.declared_step
+        if step is not None and A.free_indices(step):
+            if block.endswith("_t") or block in ("h0", "c0"):
+                # ∂L_t/∂o_t is read as ∇_{o_t}L (one step's quantity), as before
+                answer = dataclasses.replace(answer, declared_step=None)
+            else:  # ∂L_t/∂V at a generic t: the loss of step t alone, at every t
+                return _check_each_step(
+                    program, answer, block, time, notation, letters, model, diagnose, tolerance
+                )
+        elif isinstance(step, A.Num | A.Length) and model.task == "many-to-many":
+            # ∂E_3/∂W (∂L_T/∂W): the loss of step 3 (of the last step) alone, so that is the
+            # model's task, as if --model task=step=3 were given; the verdict names the model
+            if isinstance(step, A.Num):
+                model = dataclasses.replace(model, task="step", step=int(step.value))
+            else:
+                model = dataclasses.replace(model, task="many-to-one")
+            table = with_letters(for_model(get_notation(notation), model), letters)
+        _check_declared_step(answer, model, table)
+        target = _target(answer, block, time, model, table)
     except A.FormulaError as error:
         return _ill_formed(error)
     except ValueError as error:  # an unknown notation key
@@ -562,10 +624,12 @@ def _judge(
         "model": str(model),
         "cases": len(battery),
         "max_rel_error": max(errors),
+        "wrt_letters": block_letters(block, table),
+        "index_base": 1,  # entries (i, j) and lines are counted from 1, as the text says
     }
     worst = int(np.argmax(errors))
-    worst_entry = _entry(actual[worst], _truth(target, _context(battery[worst], model)))
-    block_error = BlockError(block, errors[worst], *worst_entry)
+    index, expected, got = _entry(actual[worst], _truth(target, _context(battery[worst], model)))
+    block_error = BlockError(block, errors[worst], _from_one(index), expected, got)
     lengths = sorted({c[0] for c in battery})
     in_model = "" if model == CANONICAL else f" in the model {model.short()}"
     if max(errors) <= tolerance:
@@ -581,14 +645,16 @@ def _judge(
     case = battery[first]
     index, expected, got = _entry(actual[first], _truth(target, _context(case, model)))
     T, n_x, n_h, n_y, seed = case
-    counterexample = Counterexample(T, n_x, n_h, n_y, seed, None, block, index, expected, got)
+    counterexample = Counterexample(
+        T, n_x, n_h, n_y, seed, None, block, _from_one(index), expected, got
+    )
     diagnosis: tuple[str, ...] = ()
     if diagnose:
         other = _other_block(program, answer, target, table)
-        diagnosis = _diagnose(block, target, actual, pairs=not other)
+        diagnosis = _spoken(_diagnose(block, target, actual, pairs=not other), table)
         diagnosis += (other,) if other else ()
     extra["diagnosis_rules"] = list(diagnosis)
-    where = f"entry {tuple(i + 1 for i in index)}" if index else "the value"
+    where = _entry_words(_from_one(index), target)
     summary = (
         f"WRONG: {_title_in(block, table)}{_at_step(target)} differs from the reference{in_model} (largest relative error "
         f"{max(errors):.3g}); e.g. T = {T}, n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}: "
@@ -604,6 +670,38 @@ def _judge(
         diagnosis=diagnosis,
         extra=extra,
     )
+
+
+def _words(table: Notation | None) -> dict[str, str]:
+    """The notation's letter of each quantity, where it is not the canonical one (h -> s)."""
+    if table is None:
+        return {}
+    out = {}
+    for quantity in dict.fromkeys(table.quantities.values()):
+        letter = shown(table.surface(quantity))
+        if letter != quantity:
+            out[quantity] = letter
+    return out
+
+
+def _from_one(index: tuple[int, ...]) -> tuple[int, ...]:
+    """A NumPy index counted from 1, as the text of a formula verdict and its JSON say it."""
+    return tuple(i + 1 for i in index)
+
+
+def _entry_words(entry: tuple[int, ...], target: _Target) -> str:
+    """'entry (2, 1)', 'at t = 2, entry 3' for a per-step block (its rows are the steps)."""
+    if not entry:
+        return "the value"
+    if target.time_var is not None and len(entry) >= 2:
+        step, rest = entry[0], entry[1:]
+        return f"at t = {step}, entry {rest[0] if len(rest) == 1 else rest}"
+    return f"entry {entry[0] if len(entry) == 1 else entry}"
+
+
+def _spoken(rules: tuple[str, ...], table: Notation | None) -> tuple[str, ...]:
+    """The rules' names (written in the canonical letters) in the notation's letters."""
+    return rules if table is None else tuple(speak(rule, table) for rule in rules)
 
 
 def _at_step(target: _Target) -> str:
@@ -666,7 +764,7 @@ def _judge_lines(
             final, summary=f"{final.summary}; all {count} lines hold", detail=detail, extra=extra
         )
     extra["first_broken_line"] = broken["line"]
-    where = f"line {broken['line']} of {count} ({broken['latex']})"
+    where = f"line {broken['line']} of {count}"  # its LaTeX is in the detail, one row a line
     if broken["line"] == count and final.status is not Status.CORRECT:
         judged = final  # the last line is the first broken one: the answer's own verdict
     else:
@@ -678,7 +776,7 @@ def _judge_lines(
     if broken["status"] == "ill-formed":
         summary = judged.summary.removeprefix("ILL-FORMED: ")
         if judged.status is not Status.ILL_FORMED:
-            summary = broken["reason"]
+            summary = "it cannot be evaluated"  # the reason is in its row of the detail
         return dataclasses.replace(
             judged,
             status=Status.ILL_FORMED,
@@ -689,6 +787,13 @@ def _judge_lines(
     reason = judged.summary.removeprefix("WRONG: ")
     if broken["against"] != "the reference" and judged.status is not Status.WRONG:
         reason = f"it does not follow from {broken['against']}"
+    before = rows[rows.index(broken) - 1] if rows.index(broken) else None
+    if judged.status is Status.WRONG and (
+        broken["against"] == "the reference" or (before or {}).get("matches_reference")
+    ):
+        # the summary gives this line's error against the reference, which here is its error
+        # against the line before: the row does not say it again
+        detail = "\n".join(_line_text(row, count, said=row is broken) for row in rows)
     return dataclasses.replace(
         judged,
         status=Status.WRONG,
@@ -698,7 +803,7 @@ def _judge_lines(
     )
 
 
-def _line_text(row: dict, count: int) -> str:
+def _line_text(row: dict, count: int, said: bool = False) -> str:
     head = f"line {row['line']} of {count}: {row['latex']}"
     if row["status"] == "ill-formed":
         return f"  ✗ {head}  — ill-formed: {row['reason']}"
@@ -706,19 +811,69 @@ def _line_text(row: dict, count: int) -> str:
     if row["status"] == "holds":
         return f"  ✓ {head}  — equals {against}"
     again = "; it matches the reference" if row["matches_reference"] else ""
+    if said:  # its largest relative error is in the summary
+        return f"  ✗ {head}  — differs from {against}{again}"
     return (
         f"  ✗ {head}  — differs from {against} (largest relative error "
         f"{row['max_rel_error']:.3g}){again}"
     )
 
 
-def _check_block_exists(block: str, model: Model) -> None:
+def _check_block_exists(block: str, model: Model, table: Notation | None = None) -> None:
     names = model.gradient_names()
     if block in names or block.endswith("_t"):
         return
+    said = (lambda b: b) if table is None else (lambda b: block_letters(b, table))
     raise _WrtError(
-        f"{block} is not a block of the model ({model.short()}); its blocks are {', '.join(names)}"
+        f"{said(block)} is not a block of the model ({model.short()}); its blocks are "
+        f"{', '.join(map(said, names))}"
     )
+
+
+def _check_each_step(
+    program: A.Program,
+    answer: A.Answer,
+    block: str,
+    time: A.Node | None,
+    notation: str,
+    letters: str | None,
+    model: Model,
+    diagnose: bool,
+    tolerance: float,
+) -> Verdict:
+    """∂L_t/∂V = … at a generic t: for each step K of the longest case, the formula with
+    t = K against the gradient of L_K alone (task=step=K); the first step that fails is
+    the verdict."""
+    var = sorted(A.free_indices(answer.declared_step))[0]
+    longest = max(case[0] for case in BATTERY)
+    worst = 0.0
+    for step in range(1, longest + 1):
+        value = A.Num(float(step), src=str(step))
+        fixed = dataclasses.replace(
+            answer,
+            body=A.substitute_index(answer.body, var, value),
+            declared_step=value,
+        )
+        at_step = dataclasses.replace(
+            program, answers=tuple(fixed if a is answer else a for a in program.answers)
+        )
+        step_model = dataclasses.replace(model, task="step", step=step)
+        table = with_letters(for_model(get_notation(notation), step_model), letters)
+        try:
+            target = _target(fixed, block, time, step_model, table)
+        except A.FormulaError as error:
+            return _ill_formed(error)
+        verdict = _judge(at_step, fixed, target, table, block, step_model, diagnose, tolerance)
+        if verdict.status is not Status.CORRECT:
+            return dataclasses.replace(
+                verdict, summary=f"{verdict.summary} (at {var} = {step}: the loss of step {step})"
+            )
+        worst = max([worst, *(e.max_rel_error for e in verdict.errors)])
+    words = (
+        f"the gradient of L_{var} (the loss of step {var} alone) matches the reference at "
+        f"every step {var} = 1 … {longest} (task=step={var}; largest relative error {worst:.1e})"
+    )
+    return dataclasses.replace(verdict, summary="CORRECT: " + speak(words, table))
 
 
 def _loss_words(model: Model) -> str:
@@ -729,7 +884,7 @@ def _loss_words(model: Model) -> str:
     return f"L_{model.step} alone (task=step={model.step})"
 
 
-def _check_declared_step(answer: A.Answer, model: Model) -> None:
+def _check_declared_step(answer: A.Answer, model: Model, table: Notation | None = None) -> None:
     """∂E_3/∂W = … states the gradient of step 3's loss alone: the model must say so."""
     step = answer.declared_step
     if step is None:
@@ -740,9 +895,10 @@ def _check_declared_step(answer: A.Answer, model: Model) -> None:
         return
     said = A.to_latex(step)
     fix = "task=many-to-one" if isinstance(step, A.Length) else f"task=step={said}"
+    words = f"(L_{{{said}}}), but the model's loss is {_loss_words(model)}"
     raise A.FormulaError(
-        f"the left side differentiates the loss of step {said} alone (L_{{{said}}}), but the "
-        f"model's loss is {_loss_words(model)}. Fix: --model {fix}"
+        f"the left side differentiates the loss of step {said} alone "
+        f"{words if table is None else speak(words, table)}. Fix: --model {fix}"
         + ("" if model == CANONICAL else f" (with the other options: {model.short()})")
     )
 
@@ -810,6 +966,7 @@ def _with_shape_diagnosis(
     values = _values(program, answer, target, SQUARE_CASES)
     if values is not None:
         by_values = _diagnose(target.block, target, values, SQUARE_CASES, pairs=pairs)
+    by_values, by_failure = _spoken(by_values, target.table), _spoken(by_failure, target.table)
     diagnosis = by_values + tuple(d for d in by_failure if d not in by_values)
     if not diagnosis:
         return verdict
@@ -933,14 +1090,8 @@ def _other_block(
         if all(v.shape == t.shape for v, t in zip(values, truths, strict=True)) and all(
             _rel_error(v, t) <= TOLERANCE for v, t in zip(values, truths, strict=True)
         ):
-            letters = [name for name, canonical in table.params.items() if canonical == other]
-            said = letters[0] if letters and table.key != "canonical" else other
-            if said != other:
-                return (
-                    f"the gradient of another block: {_title(other, model)} ({said} in this "
-                    "notation)"
-                )
-            return f"the gradient of another block: {_title(other, model)}"
+            # in the notation's letters (∇_{W_{ax}} L for 002's U), as every message
+            return f"the gradient of another block: {_title_in(other, table, model)}"
     return None
 
 
@@ -1058,6 +1209,7 @@ def _check_identity(
                     timed |= A.free_indices(value)
     model = table.model
     battery = _battery(model)
+    words = _words(table)
     for case in battery:
         ctx = _context(case, model)
         ranges = [
@@ -1066,7 +1218,9 @@ def _check_identity(
         ]
         for values in itertools.product(*ranges):
             env = dict(zip(free, values, strict=True))
-            evaluator = Evaluator(ctx, program.definitions, base_env=dict(env), strict_end=True)
+            evaluator = Evaluator(
+                ctx, program.definitions, base_env=dict(env), strict_end=True, words=words
+            )
             try:
                 if not _in_domain(lhs, evaluator, env):
                     continue
@@ -1077,7 +1231,7 @@ def _check_identity(
                 return _ill_formed(error, case)
             try:
                 right_value = Evaluator(
-                    ctx, program.definitions, base_env=dict(env), strict_end=True
+                    ctx, program.definitions, base_env=dict(env), strict_end=True, words=words
                 ).value(rhs, env)
             except A.RangeError:
                 # the right side needs a step that does not exist here (h_{-1}, h_{T+1}):
@@ -1106,12 +1260,13 @@ def _check_identity(
     if checked == 0 or worst is None:
         return _ill_formed(A.FormulaError(f"{name} exists at no step of the test cases"))
     error, case, env, index, expected, got = worst
-    block_error = BlockError(name, error, index, expected, got)
+    block_error = BlockError(name, error, _from_one(index), expected, got)
     extra = {
         "wrt": "identity",
         "notation": table.key,
         "cases": len(battery),
         "max_rel_error": error,
+        "index_base": 1,
     }
     if first_bad is None:
         return Verdict(
@@ -1124,11 +1279,11 @@ def _check_identity(
     _, case, env, index, expected, got = first_bad
     T, n_x, n_h, n_y, seed = case
     steps = ", ".join(f"{k} = {v}" for k, v in env.items())
-    diagnosis = _diagnose_identity(lhs, points, model)
+    diagnosis = _spoken(_diagnose_identity(lhs, points, model), table)
     summary = (
         f"WRONG: the two sides differ (largest relative error {error:.3g}); e.g. T = {T}, "
         f"n_x = {n_x}, n_h = {n_h}, n_y = {n_y}, seed {seed}, {steps}: entry "
-        f"{tuple(i + 1 for i in index)} of {name} is {expected:.6g}, the right side gives "
+        f"{_from_one(index)} of {name} is {expected:.6g}, the right side gives "
         f"{got:.6g}"
     )
     if diagnosis:
@@ -1137,7 +1292,9 @@ def _check_identity(
         Status.WRONG,
         summary,
         errors=(block_error,),
-        counterexample=Counterexample(T, n_x, n_h, n_y, seed, None, name, index, expected, got),
+        counterexample=Counterexample(
+            T, n_x, n_h, n_y, seed, None, name, _from_one(index), expected, got
+        ),
         diagnosis=diagnosis,
         extra=extra | {"steps": env, "diagnosis_rules": list(diagnosis)},
     )
@@ -1217,3 +1374,39 @@ def _diagnose_identity(lhs: A.Node, points, model: Model = CANONICAL) -> tuple[s
         else:
             found.append(rule)
     return tuple(found)
+
+
+# -- the counterexample's inputs (`rnn-derive check --show-case`) --------------------------
+
+
+def case_inputs(
+    counterexample: Counterexample,
+    model: Model | Mapping[str, object] | str | None = None,
+    notation: str = "canonical",
+    letters: str | None = None,
+) -> dict[str, np.ndarray]:
+    """The numbers of the case a WRONG verdict's counterexample was found on, named in the
+    notation's letters, in order: the inputs x_t (row t−1 is step t), the initial state(s),
+    every parameter block, then what the loss compares with (the target classes counted from
+    1, the targets of MSE, or the gradient handed in for head=generic / given)."""
+    m = parse_model(model)
+    table = with_letters(for_model(get_notation(notation), m), letters)
+    ce = counterexample
+    ctx = _context((ce.T, ce.n_x, ce.n_h, ce.n_y, ce.seed), m)
+    T = ctx.T
+    out: dict[str, np.ndarray] = {f"{table.surface('x')}_t": ctx.series["x"][1 : T + 1]}
+    for state in m.initial_states:
+        out[block_letters(state, table)] = ctx.series[state[0]][0]
+    for block in m.block_names():
+        out[table.surface(block)] = ctx.params[block]
+    steps = list(ctx.loss_steps)
+    y = shown(table.surface("y"))
+    if m.head == "softmax-ce":
+        out[f"{y}_t (class, counted from 1)"] = ctx.target[steps] + 1
+    elif m.head == "mse":
+        out[f"{y}_t"] = ctx.series["y"][steps]
+    else:
+        seen = "o" if m.head == "generic" else "h"
+        loss = table.step_losses[0] if table.step_losses else "l"
+        out[f"∇_{{{table.surface(seen)}_t}} {loss}"] = ctx.engine.targets[steps]
+    return out

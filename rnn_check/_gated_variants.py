@@ -39,9 +39,27 @@ CORRECT_KNOBS: dict[str, object] = {
     # "halved" (each gets half the summed bias's gradient), "sum_to_ih" (b_i· gets both, b_h· 0)
     "step": 0,  # task=step=K: the loss taken at step K + this instead of K (−1)
     "step_last": False,  # task=step=K: the loss taken at the last step T instead of K
+    "assign": "all",  # parameter gradients Σ over t; "first": only t = 1's term kept (`dW =`
+    # where `dW +=` belongs, in a loop t = T … 1), "last": only t = T's (a loop 1 … T)
+    "truncate": None,  # K: truncated BPTT, the loss at step s reaches the steps k ≥ s − K only
+    "every_step": False,  # many-to-one: the target's loss gradient applied at every step
+    "sum_range": "full",  # Σ over t = 1 … T; "stop_early": 1 … T − 1; "skip_first": 2 … T
+    "w_skip_first": False,  # True: ∇W· drops its t = 1 term (the one holding h_0)
+    "local_last": False,  # True: only the last step's loss enters ∇h_t (V, c keep theirs)
+    "h0_deriv": True,  # Elman: False: ∇h0 = ∇h_1 W, the f'(a_1) factor left out
+    # --- not mistakes: one term of the gradient, for the checker's blame map
+    "source": None,  # s: only the loss at step s is differentiated (its loss value stays)
+    "term": None,  # k: only step k's term of each parameter gradient (h0, c0: with k = 1)
+    # --- the head
+    "output": "correct",  # softmax-ce: "diag_jacobian" (only ŷ_i(1 − ŷ_i), on the target's
+    # row), "extra_factor" ((ŷ − y) ⊙ ŷ ⊙ (1 − ŷ)); mse: "other_scale" (the other mse_scale's
+    # gradient: 2(o − y) for ½‖o − y‖², o − y for ‖o − y‖²)
+    "yhat_step": "same",  # many-to-many: "prev" reads ŷ_{t−1} (o_{t−1}) in ∇o_t, ŷ_0 = ŷ_T
+    "target_step": "same",  # many-to-many: "prev" reads y_{t−1} in ∇o_t, y_0 = y_T
     # --- Elman cell
     "act_deriv": "correct",  # "none": f' left out; "pre": written with a_t where h_t belongs
-    # (1 − a², a(1 − a)); "1-h": tanh' as 1 − h; "value": relu' taken as relu(a) = h
+    # (1 − a², a(1 − a)); "1-h": tanh' as 1 − h; "value": relu' taken as relu(a) = h;
+    # "twice": f' applied to h_t = f(a_t) again (1 − tanh²(h_t), σ(h_t)(1 − σ(h_t)))
     "act_step": "same",  # "prev": f' taken at h_{t−1} instead of h_t
     # --- gated cells
     "sigma_deriv": "correct",  # σ' of the gates: "pre": a(1 − a) with the pre-activation a;
@@ -69,13 +87,18 @@ class Rule:
     description: str
     knobs: dict = field(default_factory=dict)
     applies: Callable[[Model], bool] = field(default=lambda model: True, compare=False)
+    # True: the mistake is made on each block's own line (`dW = …` where `dW += …`), so it
+    # is judged block by block, not required to leave the other blocks alone
+    per_block: bool = False
 
 
-def _rule(description: str, applies: Callable[[Model], bool], **knobs: object) -> Rule:
+def _rule(
+    description: str, applies: Callable[[Model], bool], per_block: bool = False, **knobs: object
+) -> Rule:
     unknown = set(knobs) - set(CORRECT_KNOBS)
     if unknown:  # a typo in the table must not silently describe the correct algorithm
         raise ValueError(f"unknown knob(s) {sorted(unknown)} in rule {description!r}")
-    return Rule(description, dict(knobs), applies)
+    return Rule(description, dict(knobs), applies, per_block)
 
 
 # -- where a rule applies ---------------------------------------------------------------
@@ -119,6 +142,44 @@ def _step_after_1(model: Model) -> bool:
     return model.task == "step" and model.step > 1
 
 
+def _softmax(model: Model) -> bool:
+    return model.head == "softmax-ce"
+
+
+def _mse(model: Model) -> bool:
+    return model.head == "mse"
+
+
+def _seq_output(model: Model) -> bool:
+    return model.head in ("softmax-ce", "mse") and model.task == "many-to-many"
+
+
+def _nonzero_h0(model: Model) -> bool:
+    return model.h0 != "zero"  # with h_0 = 0 the t = 1 term of ∇W is zero
+
+
+def _many_losses(model: Model) -> bool:
+    return model.task == "many-to-many"
+
+
+def _to_one(model: Model) -> bool:
+    return model.task == "many-to-one" and model.has_output_layer
+
+
+def _truncation(K: int) -> Callable[[Model], bool]:
+    # the loss at step s loses the steps k < s − K: only where a loss comes after step K + 1
+    # (step=K' with K' ≤ K + 1 never shows it); a ReLU chain of more than 4 steps is zero on
+    # the battery (some unit is off at every step), so K ≥ 4 equals the full gradient there
+    return lambda model: (
+        not (model.task == "step" and model.step <= K + 1)
+        and not (model.cell == "rnn" and model.activation == "relu" and K >= 4)
+    )
+
+
+# The truncation depths the table names (the battery's T = 8 and 9 show K = 1 … 7).
+TRUNCATIONS = tuple(range(1, 8))
+
+
 # One line per known mistake. Add a rule by adding a line (and a knob above if needed).
 RULES: tuple[Rule, ...] = (
     _rule("sign flipped (ascent instead of descent, or y − ŷ for ŷ − y)", _any, sign=-1),
@@ -132,14 +193,34 @@ RULES: tuple[Rule, ...] = (
     _rule("the summed bias's gradient given to b_ih only, twice (b_ih + b_hh is one bias, its gradient is not their sum)", _torch, torch_bias="sum_to_ih"),
     _rule("task=step=K: the loss taken at step K−1 (off by one)", _step_after_1, step=-1),
     _rule("task=step=K: the loss taken at the last step T (many-to-one) instead of step K", _step_task, step_last=True),
+    _rule("`dW = …` where `dW += …` belongs: each parameter gradient keeps only the last term of its loop over t = T … 1 (t = 1)", _any, per_block=True, assign="first"),
+    _rule("`dW = …` where `dW += …` belongs: each parameter gradient keeps only the last term of its loop over t = 1 … T (t = T)", _any, per_block=True, assign="last"),
+    *(
+        _rule(f"truncated BPTT after K = {K} step{'s' if K > 1 else ''} (bptt_truncate = {K}): the loss at step s reaches only the steps k ≥ s − {K}; the full gradient sums over every k ≤ s", _truncation(K), truncate=K)
+        for K in TRUNCATIONS
+    ),
+    _rule("task=many-to-one: the target's loss gradient applied at every step, but the loss is at the last step only", _to_one, every_step=True),
+    _rule("sum over t stops one step early (t = 1 … T−1)", _any, sum_range="stop_early"),
+    _rule("sum over t starts one step late (t = 2 … T)", _any, sum_range="skip_first"),
+    _rule("∇W misses its t = 1 term, the contribution of h_0", _nonzero_h0, w_skip_first=True),
+    _rule("only the last step's loss reaches ∇h_t: its own step's loss missing for t < T (`dh = dh_next` where `dh += dh_next` belongs)", _many_losses, local_last=True),
+    # the head
+    _rule("softmax Jacobian diagonal ŷ_i(1 − ŷ_i) used for all i, j in ∇o_t (its off-diagonal −ŷ_i ŷ_j dropped)", _softmax, output="diag_jacobian"),
+    _rule("∇o_t = (ŷ_t − y_t) ⊙ ŷ_t ⊙ (1 − ŷ_t): the softmax Jacobian's diagonal applied on top of ŷ_t − y_t, which is already ∇o_t", _softmax, output="extra_factor"),
+    _rule("ŷ_{t−1} where ŷ_t belongs in ∇o_t (the previous step's prediction; ps[t-1], o_{t−1} for mse)", _seq_output, yhat_step="prev"),
+    _rule("y_{t−1} where y_t belongs in ∇o_t (the previous step's target; ys[t-1])", _seq_output, target_step="prev"),
+    _rule("∇o_t has the other MSE scale: 2(o_t − y_t) for ½‖o_t − y_t‖² (mse_scale=half), or o_t − y_t for ‖o_t − y_t‖² (mse_scale=one)", _mse, output="other_scale"),
     # the Elman cell
     _rule("missing tanh' factor (1 − h_t²)", _act("tanh"), act_deriv="none"),
+    _rule("∇h0 missing the activation's derivative: ∇h_1 W instead of (∇h_1 ⊙ f'(a_1)) W", _act("tanh", "sigmoid", "relu"), h0_deriv=False),
     _rule("tanh' evaluated as 1 − a_t² (pre-activation) instead of 1 − h_t²", _act("tanh"), act_deriv="pre"),
     _rule("tanh' written 1 − h_t (the square is missing)", _act("tanh"), act_deriv="1-h"),
     _rule("tanh' taken one step early: 1 − h_{t−1}² instead of 1 − h_t²", _act("tanh"), act_step="prev"),
+    _rule("tanh applied twice: tanh' written 1 − tanh(h_t)², but h_t = tanh(a_t) already (1 − h_t² belongs)", _act("tanh"), act_deriv="twice"),
     _rule("missing σ' factor h_t(1 − h_t)", _act("sigmoid"), act_deriv="none"),
     _rule("σ' evaluated as a_t(1 − a_t) (pre-activation) instead of h_t(1 − h_t)", _act("sigmoid"), act_deriv="pre"),
     _rule("σ' taken one step early: h_{t−1}(1 − h_{t−1}) instead of h_t(1 − h_t)", _act("sigmoid"), act_step="prev"),
+    _rule("σ applied twice: σ' written σ(h_t)(1 − σ(h_t)), but h_t = σ(a_t) already (h_t(1 − h_t) belongs)", _act("sigmoid"), act_deriv="twice"),
     _rule("missing ReLU' factor 1[a_t > 0] (the cell differentiated as if linear)", _act("relu"), act_deriv="none"),
     _rule("ReLU' taken as ReLU(a_t) = h_t instead of the step 1[a_t > 0]", _act("relu"), act_deriv="value"),
     # the gated cells
@@ -282,8 +363,12 @@ def _act_prime(name: str, kind: object, a: np.ndarray, h: np.ndarray) -> np.ndar
     if kind == "none":
         return np.ones_like(h)
     if name == "tanh":
+        if kind == "twice":
+            return 1.0 - np.tanh(h) ** 2
         return {"correct": 1.0 - h**2, "pre": 1.0 - a**2, "1-h": 1.0 - h}[kind]
     if name == "sigmoid":
+        if kind == "twice":
+            return _sigmoid(h) * (1.0 - _sigmoid(h))
         return {"correct": h * (1.0 - h), "pre": a * (1.0 - a)}[kind]
     if name == "relu":
         return {"correct": (a > 0).astype(float), "value": h}[kind]
@@ -311,7 +396,7 @@ def _elman(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, k: dict) -> tup
         a.append(x[t] @ U.T + bi + h[-1] @ W.T + bh)
         h.append(_act_forward(model.activation, a[-1]))
 
-    def backward(dh_local: list[np.ndarray]) -> _Run:
+    def backward(dh_local: list[np.ndarray], stop: int = 0) -> _Run:
         M = W if k["rec_matrix"] == "WT" else W.T
         da = [None] * (T + 1)
         carry = np.zeros_like(h0)
@@ -320,7 +405,9 @@ def _elman(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, k: dict) -> tup
             s = t - 1 if k["act_step"] == "prev" else t
             da[t] = dh * _act_prime(model.activation, k["act_deriv"], a[s], h[s])
             back = da[t] @ M
-            carry = back if (k["future"] or t == 1) else np.zeros_like(back)
+            if t == 1 and not k["h0_deriv"]:
+                back = dh @ M
+            carry = back if _carried(k, t, stop) else np.zeros_like(back)
         return _Run({None: da}, {None: da}, carry)
 
     return h, backward
@@ -341,7 +428,7 @@ def _lstm(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, 
         c.append(val["f"][-1] * c[-1] + val["i"][-1] * val["g"][-1])
         h.append(val["o"][-1] * np.tanh(c[-1]))
 
-    def backward(dh_local: list[np.ndarray]) -> _Run:
+    def backward(dh_local: list[np.ndarray], stop: int = 0) -> _Run:
         d = {q: [None] * (T + 1) for q in "ifgo"}
         carry_h = np.zeros_like(h0)
         carry_c = np.zeros_like(c0)
@@ -362,11 +449,21 @@ def _lstm(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, 
             carry_c = dc * f
             if t == 1:
                 dc0 = carry_c
+            elif t <= stop:  # truncated: nothing goes on to step t − 1
+                carry_c = np.zeros_like(carry_c)
             back = sum(d[q][t] @ _rec(p[f"W_{q}"], k) for q in "ifgo")
-            carry_h = back if (k["future"] or t == 1) else np.zeros_like(back)
+            carry_h = back if _carried(k, t, stop) else np.zeros_like(back)
         return _Run(d, d, carry_h, dc0)
 
     return h, backward
+
+
+def _carried(k: dict, t: int, stop: int) -> bool:
+    """Whether step t's ∇ goes on to step t − 1 (to the initial state from t = 1): not
+    without BPTT, nor below `stop` when truncated (the steps k ≥ stop are reached)."""
+    if t == 1:
+        return True
+    return bool(k["future"]) and t > stop
 
 
 def _rec(W: np.ndarray, k: dict) -> np.ndarray:
@@ -390,7 +487,7 @@ def _gru(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, k: dict):
         n.append(np.tanh(x[t] @ p["U_n"].T + b["n"][0] + r[-1] * hn[-1]))
         h.append((1.0 - z[-1]) * n[-1] + z[-1] * hp)
 
-    def backward(dh_local: list[np.ndarray]) -> _Run:
+    def backward(dh_local: list[np.ndarray], stop: int = 0) -> _Run:
         d_in = {q: [None] * (T + 1) for q in "rzn"}
         d_rec = {q: [None] * (T + 1) for q in "rzn"}
         carry = np.zeros_like(h0)
@@ -410,7 +507,7 @@ def _gru(model: Model, p: dict, x: np.ndarray, h0: np.ndarray, k: dict):
             back = sum(d_rec[q][t] @ _rec(p[f"W_{q}"], k) for q in "rzn")
             if k["direct"]:
                 back = back + direct
-            carry = back if (k["future"] or t == 1) else np.zeros_like(back)
+            carry = back if _carried(k, t, stop) else np.zeros_like(back)
         return _Run(d_in, d_rec, carry)
 
     return h, backward
@@ -435,6 +532,53 @@ def _targets(model: Model, y: object, batched: bool, n_y: int | None) -> np.ndar
     if model.head == "softmax-ce" and yb.ndim == 2:
         return np.eye(n_y)[yb.astype(int)]
     return yb.astype(float)
+
+
+def _loss_term(model: Model, o: np.ndarray, target: np.ndarray) -> float:
+    if model.head == "softmax-ce":
+        shifted = o - o.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return -float(np.sum(target * log_p))
+    if model.head == "mse":
+        factor = 0.5 if model.mse_scale == "half" else 1.0
+        return factor * float(np.sum((o - target) ** 2))
+    return float(np.sum(target * o))  # generic: y holds ∇_{o_t} l
+
+
+def _output_grad(model: Model, o: np.ndarray, target: np.ndarray, k: dict) -> np.ndarray:
+    """∇o_t of one step's loss term (with the head's knobs)."""
+    if model.head == "softmax-ce":
+        shifted = o - o.max(axis=-1, keepdims=True)
+        prob = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+        weight = target.sum(axis=-1, keepdims=True)
+        if k["output"] == "diag_jacobian":  # −y_i/ŷ_i times ŷ_i(1 − ŷ_i), the diagonal only
+            return -target * (1.0 - prob)
+        correct = weight * prob - target
+        if k["output"] == "extra_factor":
+            return correct * prob * (1.0 - prob)
+        return correct
+    if model.head == "mse":
+        factor = 0.5 if model.mse_scale == "half" else 1.0
+        if k["output"] == "other_scale":
+            factor = 1.0 if model.mse_scale == "half" else 0.5
+        return 2.0 * factor * (o - target)
+    return target
+
+
+def _total(runs: list, gates: tuple, T: int, B: int, n_h: int) -> _Run:
+    """The sum of backward passes (one per loss step)."""
+    zero = np.zeros((B, n_h))
+
+    def add(field: str) -> dict:
+        return {
+            q: [None]
+            + [sum((getattr(r, field)[q][t] for r in runs), zero) for t in range(1, T + 1)]
+            for q in gates
+        }
+
+    dh0 = sum((r.dh0 for r in runs), zero)
+    dc0 = sum((r.dc0 for r in runs), zero) if runs and runs[0].dc0 is not None else None
+    return _Run(add("d_in"), add("d_rec"), dh0, dc0)
 
 
 def _denominator(reduction: str, steps: int, B: int) -> int:
@@ -484,39 +628,79 @@ def variant(
         out["V"] = np.zeros_like(p["V"])
         if model.output_bias:
             out["c"] = np.zeros(n_y)
+    outputs = {
+        t: h[t] @ p["V"].T + (p["c"] if model.output_bias else 0.0)
+        for t in range(1, T + 1)
+        if model.has_output_layer
+    }
+    # the steps whose ∇o_t is formed: the loss steps, or every step (many-to-one's target
+    # applied at each one); where ∇o_t reads ŷ and y (a step early, wrapping round)
+    formed = range(1, T + 1) if k["every_step"] else steps
     for row, t in enumerate(steps):
         target = targets[row if model.task == "many-to-many" else 0]
         if model.head == "given":
             loss += float(np.sum(target * h[t]))
-            dh_local[t] = target
+            if k["source"] in (None, t):
+                dh_local[t] = target
             continue
-        o = h[t] @ p["V"].T + (p["c"] if model.output_bias else 0.0)
-        if model.head == "softmax-ce":
-            shifted = o - o.max(axis=-1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-            loss -= float(np.sum(target * log_p))
-            do = target.sum(axis=-1, keepdims=True) * np.exp(log_p) - target
-        elif model.head == "mse":
-            diff = o - target
-            factor = 0.5 if model.mse_scale == "half" else 1.0
-            loss += factor * float(np.sum(diff**2))
-            do = 2.0 * factor * diff
-        else:  # generic: y holds ∇_{o_t} l
-            loss += float(np.sum(target * o))
-            do = target
-        out["V"] += do.T @ h[t]
+        loss += _loss_term(model, outputs[t], target)
+    dos = {}
+    for row, t in enumerate(formed if model.has_output_layer else ()):
+        if k["source"] is not None and t != k["source"]:
+            continue
+        o_step = (t - 1 or T) if k["yhat_step"] == "prev" else t  # ŷ_0 reads ŷ_T
+        y_row = row if model.task == "many-to-many" else 0
+        if k["target_step"] == "prev":
+            y_row = (row - 1) % len(steps)
+        dos[t] = _output_grad(model, outputs[o_step], targets[y_row], k)
+        dh_local[t] = dos[t] @ p["V"]
+    # `dV = …` where `dV +=` belongs keeps one step's term (the first or last formed)
+    kept = list(dos)
+    if k["assign"] != "all":
+        kept = kept[:1] if k["assign"] == "first" else kept[-1:]
+    if k["term"] is not None:
+        kept = [t for t in kept if t == k["term"]]
+    if k["sum_range"] == "stop_early":
+        kept = [t for t in kept if t < T]
+    elif k["sum_range"] == "skip_first":
+        kept = [t for t in kept if t > 1]
+    for t in kept:
+        out["V"] += dos[t].T @ h[t]
         if model.output_bias:
-            out["c"] += do.sum(axis=0)
-        dh_local[t] = do @ p["V"]
+            out["c"] += dos[t].sum(axis=0)
 
-    run = backward(dh_local)
+    if k["local_last"]:  # the recursion gets the last step's loss only
+        dh_local = [d if t == T else np.zeros_like(d) for t, d in enumerate(dh_local)]
+    if k["truncate"] is None:
+        run = backward(dh_local)
+    else:  # one backward pass per loss step, each stopped K steps below it
+        runs = []
+        for s_step in sorted(dos) if dos else steps:
+            only = [np.zeros((B, n_h)) for _ in range(T + 1)]
+            only[s_step] = dh_local[s_step]
+            runs.append(backward(only, stop=s_step - int(k["truncate"])))
+        run = _total(runs, gates, T, B, n_h)
+    ts = list(range(1, T + 1))
+    if k["assign"] == "first":
+        ts = ts[:1]
+    elif k["assign"] == "last":
+        ts = ts[-1:]
+    if k["term"] is not None:
+        ts = [t for t in ts if t == k["term"]]
+    if k["sum_range"] == "stop_early":
+        ts = [t for t in ts if t < T]
+    elif k["sum_range"] == "skip_first":
+        ts = [t for t in ts if t > 1]
+    w_ts = [t for t in ts if t > 1] if k["w_skip_first"] else ts
     w_shift = 0 if k["w_state"] == "current" else 1
     for q in gates:
         s = _sfx(q)
-        out[f"U{s}"] = sum(run.d_in[q][t].T @ xb[t - 1] for t in range(1, T + 1))
-        out[f"W{s}"] = sum(run.d_rec[q][t].T @ h[t - w_shift] for t in range(1, T + 1))
-        d_in = sum(run.d_in[q][t].sum(axis=0) for t in range(1, T + 1))
-        d_rec = sum(run.d_rec[q][t].sum(axis=0) for t in range(1, T + 1))
+        out[f"U{s}"] = sum(
+            (run.d_in[q][t].T @ xb[t - 1] for t in ts), np.zeros((n_h, xb.shape[-1]))
+        )
+        out[f"W{s}"] = sum((run.d_rec[q][t].T @ h[t - w_shift] for t in w_ts), np.zeros((n_h, n_h)))
+        d_in = sum((run.d_in[q][t].sum(axis=0) for t in ts), np.zeros(n_h))
+        d_rec = sum((run.d_rec[q][t].sum(axis=0) for t in ts), np.zeros(n_h))
         if model.biases == "torch":
             if q == "n" and k["bhn"] == "outside":
                 d_rec = d_in
@@ -550,6 +734,10 @@ def variant(
         out["c0"] = _initial_grad(run.dc0, c0, batched)
         if k["c0"] == "zero":
             out["c0"] = np.zeros_like(out["c0"])
+    if k["term"] not in (None, 1):  # the initial states belong to the term of step 1
+        for name in ("h0", "c0"):
+            if name in out:
+                out[name] = np.zeros_like(out[name])
 
     reduction = model.reduction if k["reduction"] is None else str(k["reduction"])
     scale = float(k["sign"]) / _denominator(reduction, len(steps), B)

@@ -207,16 +207,17 @@ def with_letters(table: Notation, letters: str | None) -> Notation:
         mine, ours = (_surface(side) for side in item.split("="))
         if not mine or not ours:
             raise ValueError(f"letters: {item!r} has an empty side; write yours=ours, as in 's=h'")
+        # the user's letter goes first, so that messages speak it (`Notation.surface`)
         if ours in table.quantities:
             params.pop(mine, None)
-            quantities[mine] = table.quantities[ours]
+            quantities = {mine: table.quantities[ours], **_without(quantities, mine)}
         elif ours in table.params:
             quantities.pop(mine, None)
-            params[mine] = table.params[ours]
+            params = {mine: table.params[ours], **_without(params, mine)}
         elif ours in table.lengths:
-            lengths.append(mine)
+            lengths.insert(0, mine)
         elif ours in table.losses:
-            losses.append(mine)
+            losses.insert(0, mine)
         else:
             raise ValueError(
                 f"letters: {ours!r} (the right side of {item!r}) is not a letter of the notation "
@@ -229,6 +230,10 @@ def with_letters(table: Notation, letters: str | None) -> Notation:
         lengths=tuple(dict.fromkeys(lengths)),
         losses=tuple(dict.fromkeys(losses)),
     )
+
+
+def _without(table: dict[str, str], key: str) -> dict[str, str]:
+    return {k: v for k, v in table.items() if k != key}
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -260,6 +265,64 @@ def get_notation(key: str) -> Notation:
         f"unknown notation {key!r}; choose one of {', '.join(NOTATIONS)} "
         "(a seed number reads the formula in that note's letters)"
     )
+
+
+# -- speaking the user's letters ------------------------------------------------------------
+
+# how a surface is printed in running text (the rest stays LaTeX, as the user wrote it)
+_SHOWN = {"\\hat{y}": "ŷ", "\\Omega": "Ω", "\\theta": "θ"}
+# a lone lowercase `a` is the English article unless maths follows it
+_MATH_AFTER = "_^²ᵀ'⁺("
+_PARAMS = frozenset("UWVbc")
+# a letter alone, not one with a name of its own (b_{ih}, W_{hf}: another model's blocks)
+_LETTER = re.compile(
+    r"∇_(?P<grad>[A-Za-z])(?![A-Za-z_{])|ŷ|(?<![A-Za-z\\])[A-Za-z](?![A-Za-z]|_\{[A-Za-z]{2,}\})"
+)
+
+
+def shown(surface: str) -> str:
+    """A surface name as running text prints it: \\hat{y} -> ŷ, \\Omega -> Ω."""
+    return _SHOWN.get(surface, surface)
+
+
+def speak(text: str, table: Notation) -> str:
+    """A message written in the canonical letters (a diagnosis such as "W where Wᵀ belongs",
+    "x and h swapped"), in the letters of `table`: 002's W_{aa} and a, WildML's s and E. One
+    pass, so that swapped letters (001's W and U) stay swapped. Only for text the checker wrote
+    itself: the user's own LaTeX quoted in a message is already in their letters."""
+    letters: dict[str, str] = {}
+    # a gated cell's rules say o_t for the output gate and c_t for the cell state: there o
+    # and c are not the logits and the output bias, so they are left as they are
+    elman = table.model.cell == "rnn"
+    for canonical in ("U", "W", "V", "b", "c") if elman else ("U", "W", "V", "b"):
+        if canonical in table.params.values():
+            letters[canonical] = table.surface(canonical)
+    for canonical in ("x", "h", "a", "o", "y") if elman else ("x", "h", "y"):
+        if canonical in table.quantities.values():
+            letters[canonical] = table.surface(canonical)
+    if "yhat" in table.quantities.values():
+        letters["ŷ"] = table.surface("yhat")
+    if table.losses:
+        letters["L"] = table.losses[0]
+    letters = {k: shown(v) for k, v in letters.items() if shown(v) != k}
+    if not letters:
+        return text
+
+    def one(match: re.Match) -> str:
+        token = match.group("grad") or match.group(0)
+        mine = letters.get(token)
+        if mine is None:
+            return match.group(0)
+        if match.group("grad"):
+            return f"∇_{mine}" if len(mine) == 1 else f"∇_{{{mine}}}"
+        after = text[match.end() : match.end() + 1]
+        if token == "a" and after not in _MATH_AFTER:
+            return token  # "a difference reversed"
+        if token in _PARAMS and after == "_":
+            return token  # a parameter has no step: c_t is a cell state, not the bias c
+        return mine
+
+    return _LETTER.sub(one, text)
 
 
 # -- the letters of a model ---------------------------------------------------------------
@@ -454,6 +517,8 @@ def for_model(table: Notation, model: Model | None = None) -> Notation:
             if letter not in quantities:
                 missing.setdefault(letter, _why_missing("function", letter, m))
         missing.setdefault("a", _why_missing("quantity", "a", m))
+    if m.cell == "rnn":  # in the notation's letters (a gated cell's o_t is a gate, not o)
+        missing = {surface: speak(why, table) for surface, why in missing.items()}
     return dataclasses.replace(
         table,
         quantities=quantities,

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import lark
 
 from rnn_check import _ast as A
-from rnn_check._notation import _ACTIVATION_LETTERS, Notation, for_model, get_notation
+from rnn_check import _ellipsis
+from rnn_check._notation import _ACTIVATION_LETTERS, Notation, for_model, get_notation, speak
 
 MAX_LENGTH = 4000
 MAX_NESTING = 40
@@ -138,6 +139,65 @@ def strip_math_delimiters(text: str) -> str:
     return next(group for group in found.groups() if group is not None)
 
 
+# d2l's W_\textrm{qh}, W_{\mathrm{hx}}: a font command in a subscript only sets the letters
+# upright, so W_\textrm{qh} is W_{qh}
+_FONT_IN_SUBSCRIPT = re.compile(
+    r"(?<=_)(\s*\{?\s*)(\\(?:textrm|mathrm|text|operatorname|mathit|textit|mathsf|rm))(?=\s*\{)"
+)
+_SHAPE_NOTE = re.compile(r"\\in\s*\\mathbb\s*\{?\s*R\s*\}?(\s*\^\s*(\{[^{}]*\}|\\?[A-Za-z0-9]))?")
+_BRACES = re.compile(r"\\(underbrace|overbrace|underset|overset)(?![A-Za-z])")
+
+
+def _group_end(text: str, start: int) -> int | None:
+    """The index after the group that starts at `start` ({…} or one character), if any."""
+    while start < len(text) and text[start] == " ":
+        start += 1
+    if start >= len(text):
+        return None
+    if text[start] != "{":
+        found = re.match(r"\\[A-Za-z]+|.", text[start:])
+        return start + len(found.group(0))
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    return None
+
+
+def blank_decorations(text: str) -> str:
+    """Blank what only decorates, keeping every position (the caret still points right):
+    a font command in a subscript, `\\underbrace{X}_{note}` and `\\overbrace{X}^{note}` (X
+    stays), `\\underset{note}{X}` and `\\overset{note}{X}`."""
+    text = _FONT_IN_SUBSCRIPT.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
+    # d2l's "… \in \mathbb{R}^q" after a formula states a shape the checker knows
+    text = _SHAPE_NOTE.sub(lambda m: " " * len(m.group(0)), text)
+    for _ in range(MAX_NESTING):
+        found = _BRACES.search(text)
+        if not found:
+            break
+        start, end = found.span()
+        command = found.group(1)
+        if command in ("underset", "overset"):
+            note_end = _group_end(text, end)
+            if note_end is None:
+                break
+            text = text[:start] + " " * (note_end - start) + text[note_end:]
+            continue
+        body_end = _group_end(text, end)
+        if body_end is None:
+            break
+        text = text[:start] + " " * (end - start) + text[end:]
+        after = body_end
+        while after < len(text) and text[after] == " ":
+            after += 1
+        if after < len(text) and text[after] in "_^":
+            note_end = _group_end(text, after + 1)
+            if note_end is not None:
+                text = text[:after] + " " * (note_end - after) + text[note_end:]
+    return text
+
+
 def parse_tree(text: str) -> lark.Tree:
     """The raw lark tree of `text`, or a ParseError."""
     if not isinstance(text, str):
@@ -151,19 +211,44 @@ def parse_tree(text: str) -> lark.Tree:
         raise ParseError(f"brackets nested deeper than {MAX_NESTING} levels")
     if not text.strip():
         raise ParseError("empty formula: write the gradient, e.g. \\sum_t \\nabla_{o_t} L")
-    ellipsis = re.search(r"\.\.\.|…|\\[lc]?dots(?![A-Za-z])", text)
-    if ellipsis:
+    accumulate = re.search(r"(?<![<>!=])[+-]\s*=", text)
+    if accumulate:
+        # ∇_W L += δ_t h_{t-1}^T is a loop body: which steps it runs over, and from what
+        # start, is in the loop, not in the text (docs/dialect.md, "+= is not an equation")
         raise ParseError(
-            "an ellipsis (…) cannot be evaluated: write the sum or product with its bounds",
+            f"'{accumulate.group(0)}' accumulates, as code does: a formula states the whole "
+            "gradient, so write the sum over the steps, e.g. \\nabla_W L = \\sum_{t=1}^{T} "
+            "\\delta_t h_{t-1}^\\top (with δ_t defined)",
             text,
-            ellipsis.start(),
+            accumulate.start(),
         )
     # a line break before \end{aligned} ends no line: blanked, so positions stay the same
     text = re.sub(r"\\\\(?=\s*\\end\{)", "  ", text)
+    # nor does a final comma or period there (d2l: "… \mathbf{h}_{t-1}^\top, \end{aligned}")
+    text = re.sub(r"(?<![.])[,;.](?=\s*\\end\{)", " ", text)
     # trailing separators (a final period, comma or line break) end nothing
     text = re.sub(r"(\s|[,;]|\\\\|(?<![.])[.](?![.]))+$", "", text)
     if not text.strip():
         raise ParseError("empty formula: write the gradient, e.g. \\sum_t \\nabla_{o_t} L")
+    try:
+        return _lark().parse(text)
+    except (lark.exceptions.LarkError, RecursionError):
+        ellipsis = re.search(r"\.\.\.|…|\\[lc]?dots[mb]?(?![A-Za-z])", text)
+        if ellipsis:
+            # F_t \cdots F_k reads as a run (rnn_check/_ellipsis.py); elsewhere it does not
+            raise ParseError(
+                "an ellipsis (…) is read only between two factors (or two terms after +) of "
+                "one pattern, as in \\frac{\\partial h_t}{\\partial h_{t-1}} \\cdots "
+                "\\frac{\\partial h_{k+1}}{\\partial h_k}: write the sum or product with its "
+                "bounds, e.g. \\prod_{m=k+1}^{t} \\frac{\\partial h_m}{\\partial h_{m-1}}",
+                text,
+                ellipsis.start(),
+            ) from None
+    return _lark_failure(text)
+
+
+def _lark_failure(text: str) -> lark.Tree:
+    """Why lark does not take `text`, as a ParseError (lark's exception never escapes)."""
     try:
         return _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as error:
@@ -246,6 +331,7 @@ class _Builder:
         self.defs = definition_names
         # ids of the nodes written in brackets: a big operator's scope never splits them
         self.grouped: set[int] = set()
+        self.scalar = False  # inside a scalar identity \sigma'(a) = …
 
     # -- helpers -------------------------------------------------------------------------
     def src(self, tree) -> str:
@@ -320,7 +406,12 @@ class _Builder:
                     if self.declared_gradient(part) is not None or self.is_unknown_name(part):
                         continue
                     try:
-                        sides.append((part, self.expr(part)))
+                        side = self.expr(part)
+                        if any(isinstance(n, _Immediate) for n in A.walk(side)):
+                            # Goodfellow's (∂o^{(t)}/∂c)^T ∇_{o^{(t)}}L: a step of the
+                            # argument, not a formula the dialect computes
+                            raise self.fail("an immediate partial outside the chain rule", part)
+                        sides.append((part, side))
                     except A.FormulaError:
                         if "\\partial" in self.src(part) or "\\nabla" in self.src(part):
                             continue  # ∂L/∂o_i(t) restated in a form the dialect cannot compute
@@ -345,14 +436,22 @@ class _Builder:
                     links.append(A.Link(index, last, last, answers[-1].body, src=self.src(rhs)))
                 continue
             if self.is_model_quantity(lhs) or (
-                isinstance(lhs, lark.Tree) and lhs.data in ("frac", "div", "group", "scripted")
+                isinstance(lhs, lark.Tree)
+                and lhs.data in ("frac", "div", "group", "scripted", "funcapp")
             ):
+                # \sigma'(a) = \sigma(a)(1-\sigma(a)): a letter without a time in a scalar
+                # identity is any entry a_{t,i} (every entry of every step is checked)
+                self.scalar = lhs.data == "funcapp" and _untimed_letters(stmt)
                 left = self.expr(lhs)
-                if isinstance(left, A.Jacobian | A.Transpose | A.Quantity):
+                # \tanh'(a_t) = 1 - h_t^2: an elementwise identity of the model's quantities
+                function = isinstance(left, A.Func) and bool(A.free_indices(left))
+                if isinstance(left, A.Jacobian | A.Transpose | A.Quantity) or function:
                     # ∂h_{t+1}/∂h_t = … or a_t = W h_{t-1} + …: an identity, checked entrywise
                     body = self.expr(rhs)
+                    self.scalar = False
                     answers.append(A.Answer(body, "identity", None, left, src=self.src(stmt)))
                     continue
+                self.scalar = False
             name, param, fixed = self.definition_lhs(lhs)
             body = self.expr(rhs)
             definitions.append(A.Definition(name, param, fixed, body, src=self.src(stmt)))
@@ -421,9 +520,8 @@ class _Builder:
         return None if found is None else found
 
     def declared_step(self, lhs) -> A.Node | None:
-        """3 for ∂E_3/∂W or ∇_W L_3, T for ∂L_T/∂W: a fixed step whose loss alone the left
-        side differentiates; None for the total loss, or a step that is an index (∂L_t/∂o_t
-        is read as ∇_{o_t}L, as before)."""
+        """3 for ∂E_3/∂W or ∇_W L_3, T for ∂L_T/∂W, t for ∂L_t/∂V: the step whose loss alone
+        the left side differentiates; None for the total loss."""
         if isinstance(lhs, lark.Tree) and lhs.data == "group":
             return self.declared_step(lhs.children[0])
         loss = None
@@ -446,7 +544,7 @@ class _Builder:
             step = self.index_expr(inner)
         except A.FormulaError:
             return None
-        return None if A.free_indices(step) else step
+        return step  # a letter (∂L_t/∂V) too: the checker judges it at every step
 
     def declared_entry(self, lhs) -> tuple[str, ...]:
         """('i', 'j') for ∂L/∂W_{ij} or (∇_W L)_{ij} on the left; () for a whole block."""
@@ -697,6 +795,8 @@ class _Builder:
                     f"in cell={n.model.cell}: its gates use σ and its candidate tanh, so write "
                     "\\sigma(…) or \\tanh(…)",
                 )
+            if time is None and self.scalar and not comp:
+                time, comp = A.Index("t", src="t"), (A.Index("i", src="i"),)
             if time is None:
                 raise self.fail(
                     f"{src} needs a time index, as in {base}_t or {base}_{{t-1}}", atom.tree
@@ -927,9 +1027,25 @@ class _Builder:
             )
         if data == "neg":
             return A.Neg(self.expr(tree.children[-1], index_mode), src=src)
+        if data == "sumdots":  # a_1 + a_2 + \\cdots + a_T
+            head = self.expr(tree.children[0], index_mode)
+            terms = []  # the terms added before the dots, last first
+            while isinstance(head, A.Add) and id(head) not in self.grouped:
+                terms.append(head.right)
+                head = head.left
+            terms.append(head)
+            left, befores = terms[0], terms[1:]
+            right = self.expr(tree.children[2], index_mode)
+            try:
+                run, absorbed = self.run("sum", left, right, befores)
+            except _ellipsis.EllipsisError as error:
+                raise self.ellipsis_error("sum", left, right, error, tree) from None
+            for term in terms[1 + absorbed :]:
+                run = A.Add(term, run, src=src)
+            return run
         if data == "signed":
             return self.expr(tree.children[-1], index_mode)
-        if data in ("mul", "mulop", "div"):
+        if data in ("mul", "mulop", "div", "dots"):
             return self.chain(tree, index_mode)
         if data in ("name", "number", "scripted", "prime", "hat", "deco"):
             atom = self.atom_of(tree)
@@ -990,11 +1106,13 @@ class _Builder:
         # flatten the left-recursive chain into factors with the operator before each
         items: list[tuple[str, object]] = []
         current = tree
-        while isinstance(current, lark.Tree) and current.data in ("mul", "mulop", "div"):
+        while isinstance(current, lark.Tree) and current.data in ("mul", "mulop", "div", "dots"):
             if current.data == "mul":
                 items.append(("juxt", current.children[1]))
             elif current.data == "div":
                 items.append(("/", current.children[1]))
+            elif current.data == "dots":
+                items.append(("dots", current.children[2]))
             else:
                 items.append((str(current.children[1]), current.children[2]))
             current = current.children[0]
@@ -1068,6 +1186,8 @@ class _Builder:
             else:
                 value = self.expr(factor, index_mode)
             values.append((op, value))
+        values = self.runs(values, tree)
+        values = self.row_chain(values)
         as_written = _combine(values)
         hadamard = [i for i, (op, _) in enumerate(values) if op in _HADAMARD and i > 0]
         products = [i for i, (op, _) in enumerate(values) if op in _PRODUCT and i > 0]
@@ -1085,6 +1205,115 @@ class _Builder:
         if products_first == as_written:
             return as_written
         return A.Either(as_written, products_first, src=as_written.src)
+
+    def runs(self, values: list[tuple[str, A.Node]], tree) -> list[tuple[str, A.Node]]:
+        """F_t F_{t-1} \\cdots F_{k+1}: the factors around the dots, read as the product of
+        their pattern (rnn_check/_ellipsis.py). The pattern is the fewest factors that make
+        one: diag(1-h_t^2) W \\cdots diag(1-h_{k+1}^2) W repeats two."""
+        values = list(values)
+        while any(op == "dots" for op, _ in values):
+            at = next(i for i, (op, _) in enumerate(values) if op == "dots")
+            error = None
+            ends = (values[at - 1][1], values[at][1])
+            done = False
+            for width in (1, 2, 3):
+                if width > at or at + width > len(values):
+                    break
+                lefts, rights = values[at - width : at], values[at : at + width]
+                if any(op not in _PRODUCT for op, _ in lefts[1:] + rights[1:]):
+                    break
+                left = _combine([("juxt", v) for _, v in lefts])
+                right = _combine([("juxt", v) for _, v in rights])
+                befores = []  # the units before the left end, nearest first
+                start = at - width
+                while start - width >= 0 and values[start][0] in _PRODUCT:
+                    unit = values[start - width : start]
+                    if any(op not in _PRODUCT for op, _ in unit[1:]):
+                        break
+                    befores.append(_combine([("juxt", v) for _, v in unit]))
+                    start -= width
+                try:
+                    node, absorbed = self.run("prod", left, right, befores)
+                except _ellipsis.EllipsisError as failure:
+                    # name the first failure, or the one that found a pattern but no direction
+                    if error is None or "which way" in str(failure):
+                        error, ends = failure, (left, right)
+                    continue
+                first = at - width * (1 + absorbed)
+                values[first : at + width] = [(values[first][0], node)]
+                done = True
+                break
+            if not done:
+                raise self.ellipsis_error("prod", *ends, error, tree)
+        return values
+
+    def row_chain(self, values: list[tuple[str, A.Node]]) -> list[tuple[str, A.Node]]:
+        """WildML's and CS224n's row-vector chain rule, ∂E_3/∂ŷ_3 ∂ŷ_3/∂s_3 ∂s_3/∂s_k ∂s_k/∂W
+        (the last factor the immediate partial ∂⁺s_k/∂W, s_{k-1} held fixed), as the column
+        form it means: diag(f'(a_k)) gᵀ s_{k-1}ᵀ with the row g = (∂E/∂ŷ)ᵀ J … J, and 0 at
+        k = 0, where s_0 is the given initial state. Only this exact shape is read: a
+        gradient, then Jacobians, then the immediate partial, in an Elman cell."""
+        last_op, last = values[-1]
+        if not isinstance(last, _Immediate) or len(values) < 2:
+            return values
+        first = values[0][1]
+        middle = [v for _, v in values[1:-1]]
+        if (
+            self.notation.model.cell != "rnn"
+            or any(op not in _PRODUCT for op, _ in values[1:])
+            or not isinstance(first, A.Grad)
+            or not all(_is_jacobian_factor(v) for v in middle)
+        ):
+            return values
+        quantity, param = last.quantity, last.param.name
+        pieces = _IMMEDIATE.get((quantity.name, param))
+        if pieces is None:
+            return values
+        row: A.Node = A.Transpose(first, src=first.src)
+        for factor in middle:
+            row = A.Mul(row, factor, src=f"{row.src} {factor.src}")
+        column = A.Transpose(row, src=row.src)
+        used = set()
+        for _, v in values:
+            used |= {i.name for i in A.walk(v) if isinstance(i, A.Index)}
+        used |= {i.name for i in A.walk(quantity.time) if isinstance(i, A.Index)}
+        m = next(letter for letter in "mjlnpqrsuv" if letter not in used)
+        step = A.Index(m, src=m)
+        prefix, right = pieces
+        term: A.Node = column
+        if prefix == "diag":
+            activation = "d" + self.notation.model.activation
+            slope = A.Func(activation, A.Quantity("a", step, src=f"a_{m}"), src=f"f'(a_{m})")
+            term = A.Mul(A.Func("diag", slope, src=slope.src), term, src=term.src)
+        elif prefix == "softmax":
+            jacobian = A.Jacobian("yhat", step, "o", step, src=f"∂ŷ_{m}/∂o_{m}")
+            term = A.Mul(A.Transpose(jacobian, src=jacobian.src), term, src=term.src)
+        if right is not None:
+            name, shift = right
+            time = step if shift == 0 else A.Sub(step, A.Num(1.0), src=f"{m}-1")
+            after = A.Transpose(A.Quantity(name, time, src=name), src=name)
+            term = A.Mul(term, after, src=term.src)
+        # Σ_{m=1}^{k} [m = k] (…): the term at m = k, and nothing at k = 0 (s_0 is given)
+        picked = A.Mul(
+            A.Indicator(step, "=", quantity.time, src=f"[{m}={quantity.time.src}]"),
+            term,
+            src=term.src,
+        )
+        src = " ".join(v.src for _, v in values)
+        node = A.BigOp("sum", m, A.Num(1.0), quantity.time, picked, src=src)
+        return [(values[0][0], node)]
+
+    def run(self, kind: str, left: A.Node, right: A.Node, befores) -> tuple[A.Node, int]:
+        return _ellipsis.run(kind, left, right, befores, f"{left.src} \\cdots {right.src}")
+
+    def ellipsis_error(self, kind, left, right, error, tree) -> A.FormulaError:
+        example = "\\prod_{m=k+1}^{t} …" if kind == "prod" else "\\sum_{t=1}^{T} …"
+        return self.fail(
+            f"an ellipsis between {left.src} and {right.src} cannot be read as a run of one "
+            f"pattern ({error or 'no pattern'}): write the "
+            f"{'product' if kind == 'prod' else 'sum'} with its bounds, e.g. {example}",
+            tree,
+        )
 
     def is_activation_call(self, previous, factor) -> bool:
         if not isinstance(previous, _Atom) or previous.base not in self.notation.functions:
@@ -1302,10 +1531,20 @@ class _Builder:
             comp = num.comp + den.comp
             return A.Jacobian(num.name, num.time, den.name, den.time, comp, src=src)
         if isinstance(num, A.Quantity) and isinstance(den, A.Param):
-            raise A.FormulaError(
-                f"{src} is a three-index tensor, which this dialect does not represent: "
-                "write the gradient through ∇_{h_t}L, e.g. \\sum_t \\mathrm{diag}(1-h_t^2)"
-                "\\nabla_{h_t}L\\,h_{t-1}^\\top"
+            # WildML's and CS224n's Σ_k ∂E_3/∂ŷ_3 ∂ŷ_3/∂s_3 ∂s_3/∂s_k ∂s_k/∂W: the last factor is
+            # the immediate partial ∂⁺s_k/∂W (s_{k-1} held fixed), a tensor the row vector
+            # before it contracts; the dialect has column vectors and matrices only
+            words = (
+                "the immediate partial (∂⁺h_k/∂W, h_{k-1} held fixed) of the row-vector chain "
+                "rule, a three-index tensor: this dialect has column vectors and matrices only, "
+                "so it cannot contract it (nor read ∂L/∂ŷ as a row). Write the same sum with "
+                "the gradient as a column: \\sum_{k=1}^{3} \\mathrm{diag}(1-h_k^2) \\left("
+                "\\frac{\\partial h_3}{\\partial h_k}\\right)^\\top \\nabla_{h_3} L_3\\, "
+                "h_{k-1}^\\top"
+            )
+            # inside a product the row-vector chain rule can consume it (row_chain)
+            return _Immediate(
+                num, den, message=f"{src} is {speak(words, self.notation)}", pos=self.pos(tree)
             )
         raise self.fail(
             f"{src}: only ∂L/∂q_t, ∂L_t/∂q_t and ∂q_n/∂r_d for q, r among x, h, a, o, ŷ are understood",
@@ -1407,6 +1646,50 @@ class _Builder:
         # \nabla_{h_t} L^\top: a transpose (or square) written on L applies to the gradient
         rest = [(kind, arg) for kind, arg in loss_atom.ops if kind in ("sup", "prime")]
         return self.apply_ops(node, rest, _Atom("", rest, tree)) if rest else node
+
+
+@dataclass(frozen=True)
+class _Immediate(A.Node):
+    """∂q_k/∂P (a quantity by a parameter): only the row-vector chain rule (`row_chain`)
+    reads it; anywhere else parse_formula raises `message`."""
+
+    quantity: A.Node
+    param: A.Node
+    message: str = ""
+    pos: int | None = None
+
+
+# (quantity, parameter) -> (what multiplies gᵀ on the left, (quantity on the right, shift))
+_IMMEDIATE = {
+    ("h", "W"): ("diag", ("h", 1)),
+    ("h", "U"): ("diag", ("x", 0)),
+    ("h", "b"): ("diag", None),
+    ("a", "W"): (None, ("h", 1)),
+    ("a", "U"): (None, ("x", 0)),
+    ("a", "b"): (None, None),
+    ("o", "V"): (None, ("h", 0)),
+    ("o", "c"): (None, None),
+    ("yhat", "V"): ("softmax", ("h", 0)),
+    ("yhat", "c"): ("softmax", None),
+}
+
+
+def _is_jacobian_factor(node: A.Node) -> bool:
+    """∂q/∂r, or a product (Π, or a run with \\cdots) of them."""
+    if isinstance(node, A.Jacobian):
+        return not node.comp
+    if isinstance(node, A.BigOp) and node.kind == "prod":
+        return _is_jacobian_factor(node.body)
+    if isinstance(node, A.Mul):
+        return _is_jacobian_factor(node.left) and _is_jacobian_factor(node.right)
+    return False
+
+
+def _left_immediate(program: A.Program, text: str) -> None:
+    """An immediate partial ∂s_k/∂W outside the row-vector chain rule: say why not."""
+    for node in A.walk(program):
+        if isinstance(node, _Immediate):
+            raise ParseError(node.message, text, node.pos)
 
 
 _UPPER_OPS = ("\\le", "\\leq", "<")
@@ -1616,6 +1899,11 @@ def _definition_names(tree: lark.Tree, builder: _Builder) -> frozenset[str]:
     return frozenset(names)
 
 
+def _untimed_letters(stmt: lark.Tree) -> bool:
+    """True if no letter of the statement carries a script or a time: σ'(a) = σ(a)(1 − σ(a))."""
+    return not any(node.data in ("sub", "angle", "angle_mark") for node in stmt.iter_subtrees())
+
+
 def _declared_gradient_safe(self, lhs) -> bool:
     try:
         return self.declared_gradient(lhs) is not None
@@ -1648,6 +1936,18 @@ def parse_formula(
     if isinstance(text, str) and len(text) <= MAX_LENGTH:
         # tabs and other blanks as single spaces: the caret echo then lines up (same offsets)
         text = strip_math_delimiters(normalize(text)).translate(_BLANKS)
+        shown, text = text, blank_decorations(text)
+        try:
+            return _parse_blanked(text, table)
+        except ParseError as error:
+            if error.text != text or shown == text:
+                raise
+            # the caret under the user's own text (blanking keeps every position)
+            raise ParseError(error.message, shown, error.position) from None
+    return _parse_blanked(text, table)
+
+
+def _parse_blanked(text: str, table: Notation) -> A.Program:
     tree = parse_tree(text)
     chain, depth = _longest_chain(tree)
     _check_terms(chain, text)  # before the (recursive) builder walks the chain
@@ -1663,6 +1963,7 @@ def parse_formula(
         raise
     except Exception as error:  # a bug of ours: still one of our errors, never a traceback
         raise ParseError(_internal(error), text) from error
+    _left_immediate(program, text)
     nesting, terms = _nesting_and_terms(program)
     _check_terms(terms, text)
     if nesting > MAX_TREE_DEPTH:

@@ -247,6 +247,7 @@ def check_expression(expr: object, wrt: str, config: object, *, rtol: float = 1e
         "battery": f"T = {config.T}; seeds {', '.join(map(str, _SEEDS))}",
         "rtol": rtol,
         "blocks": [block],
+        "index_base": 0,  # entries [i, j] are NumPy (and SymPy Matrix) indices, from 0
     }
     if targets is not None:
         extra["targets"] = list(targets)

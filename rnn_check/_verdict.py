@@ -21,7 +21,9 @@ class Status(StrEnum):
 class BlockError:
     block: str  # "W", "U", "h0", ...
     max_rel_error: float
-    index: tuple[int, ...] = ()  # the entry where it is largest
+    # the entry where it is largest, counted from extra["index_base"] of the verdict: 0 for
+    # code checks (a NumPy index), 1 for formulas (as the formula and its text count)
+    index: tuple[int, ...] = ()
     expected: float = float("nan")
     actual: float = float("nan")
 
@@ -35,7 +37,7 @@ class Counterexample:
     seed: int
     batch: int | None
     block: str
-    index: tuple[int, ...]
+    index: tuple[int, ...]  # counted from extra["index_base"], as BlockError.index
     expected: float
     actual: float
 

@@ -3,6 +3,8 @@ r"""pytest plugin (entry point `pytest11`): fixtures for checking a user's backw
     def test_my_backward(bptt_check):
         bptt_check(my_loss_and_grads)              # the whole backward pass
         bptt_check(my_lstm, model="cell=lstm")     # another model (rnn_spec / docs/models.md)
+        bptt_check(lossFun, conventions="karpathy")  # code in its source's conventions
+        bptt_check.layer(rnn_forward, rnn_backward, conventions="cs231n")  # ∂L/∂h from above
         bptt_check.block("W", my_grad_W)           # one block
         bptt_check.expression(expr, "W", symbols)  # a SymPy expression
         bptt_check.formula(r"\sum_t \nabla_{o_t} L", "c")  # a formula in LaTeX
@@ -39,6 +41,12 @@ class BpttCheck:
         from rnn_check._code import check_backward
 
         return self._judge(check_backward(fn, **options))
+
+    def layer(self, forward: Callable, backward: Callable, **options: Any) -> Verdict:
+        __tracebackhide__ = True
+        from rnn_check._conventions import check_layer
+
+        return self._judge(check_layer(forward, backward, **options))
 
     def block(self, block: str, fn: Callable, **options: Any) -> Verdict:
         __tracebackhide__ = True

@@ -69,6 +69,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument(
+        "--show-case",
+        action="store_true",
+        help="after a WRONG verdict, print the counterexample's numbers in your letters: the "
+        "inputs x_t, the initial state, every parameter and the targets (with --json: under "
+        '"case")',
+    )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the verdict and the ✓/✗ of the lines: auto (default) when stdout is a "
+        "terminal and NO_COLOR is unset (FORCE_COLOR forces it), always, never; --json is "
+        "never coloured",
+    )
+    parser.add_argument(
         "--no-diagnosis",
         action="store_true",
         help="skip the search for a recognisable mistake (faster)",
@@ -137,22 +154,114 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:  # a --letters map that names no letter (the model is parsed)
         print(f"error: --{error}", file=sys.stderr)
         return 2
-    if args.json:
-        print(verdict.to_json())
-        return verdict.exit_code
-    print(verdict.summary)
-    if verdict.detail:
-        print(verdict.detail)
-    if verdict.counterexample is not None:
-        ce = verdict.counterexample
-        entry = tuple(i + 1 for i in ce.index)
+    case = None
+    if args.show_case and verdict.counterexample is not None:
+        from rnn_check._formula import case_inputs
+
+        case = case_inputs(verdict.counterexample, model, args.notation, args.letters)
+    elif args.show_case:
         print(
-            f"counterexample: T = {ce.T}, n_x = {ce.n_x}, n_h = {ce.n_h}, n_y = {ce.n_y}, "
-            f"seed {ce.seed}; {ce.block} entry {entry}: expected {ce.expected:.10g}, "
-            f"got {ce.actual:.10g}"
+            f"--show-case: no counterexample, the verdict is {verdict.status.value}",
+            file=sys.stderr,
         )
-    for error in verdict.errors:
-        print(f"largest relative error on {error.block}: {error.max_rel_error:.3g}")
-    if verdict.diagnosis:
-        print("diagnosis: " + "; ".join(verdict.diagnosis))
+    if args.json:
+        if not args.show_case:
+            print(verdict.to_json())
+            return verdict.exit_code
+        import json
+
+        data = json.loads(verdict.to_json())
+        data["case"] = None if case is None else _case_json(verdict.counterexample, case)
+        print(json.dumps(data, sort_keys=True))
+        return verdict.exit_code
+    # the summary says the verdict, the largest error, the counterexample and the diagnosis;
+    # the detail the reason or the lines: each fact once
+    paint = _painter(args.color, sys.stdout)
+    summary, detail = verdict.summary, verdict.detail
+    heading = summary.partition(": ")[2]
+    if detail and heading and detail.startswith(heading):
+        # "ILL-FORMED: unknown symbol" above "unknown symbol \psi at …": say it once
+        summary, detail = f"{verdict.status.value}: {detail}", ""
+    print(paint(summary))
+    if detail:
+        print(paint(detail))
+    if case is not None:
+        print(_case_text(case))
     return verdict.exit_code
+
+
+_COLORS = {"CORRECT": "32", "WRONG": "31", "ILL-FORMED": "33", "✓": "32", "✗": "31"}
+
+
+def _wants_color(mode: str, stream) -> bool:
+    """--color: always, never, or auto: a terminal without NO_COLOR (FORCE_COLOR forces it)."""
+    import os
+
+    if mode != "auto":
+        return mode == "always"
+    if os.environ.get("FORCE_COLOR", "0") != "0":  # FORCE_COLOR=0 forces nothing
+        return True
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _painter(mode: str, stream):
+    """A function colouring the verdict word at the start of a text and the ✓/✗ of its lines
+    (an ill-formed line's ✗ in the colour of ILL-FORMED), or the identity."""
+    if not _wants_color(mode, stream):
+        return lambda text: text
+    import re
+
+    def color(word: str, code: str) -> str:
+        return f"\033[{code}m{word}\033[0m"
+
+    def paint(text: str) -> str:
+        text = re.sub(r"^(CORRECT|WRONG|ILL-FORMED)\b", lambda m: color(m[1], _COLORS[m[1]]), text)
+        return re.sub(
+            r"^(  )([✓✗])(.*)$",
+            lambda m: (
+                m[1]
+                + color(m[2], _COLORS["ILL-FORMED"] if "— ill-formed" in m[3] else _COLORS[m[2]])
+                + m[3]
+            ),
+            text,
+            flags=re.M,
+        )
+
+    return paint
+
+
+def _case_text(case: dict) -> str:
+    """The counterexample's numbers, 4 significant digits, one block a paragraph (its sizes
+    and seed are in the summary already)."""
+    import numpy as np
+
+    inputs = next(iter(case), "x_t")
+    lines = [f"the counterexample's numbers ({inputs}: row t is step t):"]
+    for name, value in case.items():
+        array = np.asarray(value)
+        label = f"  {name} = "
+        text = np.array2string(
+            array,
+            separator=", ",
+            prefix=label,
+            max_line_width=100,
+            formatter={"float_kind": lambda v: f"{v:.4g}", "int_kind": str},
+        )
+        lines.append(label + text)
+    return "\n".join(lines)
+
+
+def _case_json(ce, case: dict) -> dict:
+    import numpy as np
+
+    return {
+        "T": ce.T,
+        "n_x": ce.n_x,
+        "n_h": ce.n_h,
+        "n_y": ce.n_y,
+        "seed": ce.seed,
+        "inputs": {name: np.asarray(value).tolist() for name, value in case.items()},
+    }

@@ -220,7 +220,9 @@ def test_matrix_power_is_the_repeated_product():
             None,
             "CORRECT",
         ),
-        ("canonical", r"\frac{\partial E_3}{\partial V} = (\hat y_3 - y_3) h_3^\top", None, "ILL-FORMED"),
+        # one step's loss on the left decides the task (task=step=3), as the verdict says
+        ("canonical", r"\frac{\partial E_3}{\partial V} = (\hat y_3 - y_3) h_3^\top", None, "CORRECT"),
+        ("task=many-to-one", r"\frac{\partial E_3}{\partial V} = (\hat y_3 - y_3) h_3^\top", None, "ILL-FORMED"),
     ],
 )  # fmt: skip
 def test_the_model_decides_the_meaning(model, text, wrt, status):
@@ -228,9 +230,13 @@ def test_the_model_decides_the_meaning(model, text, wrt, status):
     assert verdict.status.value == status, (verdict.summary, verdict.detail)
 
 
-def test_a_step_loss_on_the_left_needs_the_task_and_says_the_fix():
+def test_a_step_loss_on_the_left_sets_the_task_or_says_the_fix():
     verdict = check_formula(r"\frac{\partial E_3}{\partial V} = (\hat y_3 - y_3) h_3^\top")
-    assert "step 3 alone" in verdict.detail and "Fix: --model task=step=3" in verdict.detail
+    assert verdict.status is Status.CORRECT and "task=step=3" in verdict.summary
+    other = check_formula(
+        r"\frac{\partial E_3}{\partial V} = (\hat y_3 - y_3) h_3^\top", model="task=many-to-one"
+    )
+    assert "step 3 alone" in other.detail and "Fix: --model task=step=3" in other.detail
     many_to_one = check_formula(
         r"\nabla_V L = \sum_t (\hat y_t - y_t) h_t^\top", model="task=many-to-one"
     )

@@ -5,6 +5,7 @@ it, so a mistake carried forward is reported once, where it was made."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,11 @@ def test_a_wrong_middle_line_is_reported_as_that_line(name):
     assert verdict.status is status, verdict.summary
     assert verdict.extra["first_broken_line"] == line
     count = verdict.extra["lines"][-1]["line"]
-    assert verdict.summary.startswith(f"{status.value}: line {line} of {count} (")
+    assert re.match(rf"{status.value}: line {line} of {count}[ :]", verdict.summary)
+    # the line's LaTeX is said once, in its row of the detail, not again in the summary
+    latex = verdict.extra["lines"][line - 1]["latex"]
+    assert latex not in verdict.summary
+    assert f"✗ line {line} of {count}: {latex}" in verdict.detail
     assert verdict.exit_code != 0
     # the last line, right on its own, is listed as matching the reference
     last = verdict.extra["lines"][-1]

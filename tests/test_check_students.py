@@ -549,7 +549,9 @@ MESSAGES = [
         "denominator layout",
     ),
     (
-        r"\frac{\partial L}{\partial W} = \sum_t \frac{\partial L}{\partial a_t} \frac{\partial a_t}{\partial W}",
+        # the tensor first is no chain rule (∂L/∂a_t ∂a_t/∂W, the other order, is read:
+        # tests/test_check_corpus.py)
+        r"\frac{\partial L}{\partial W} = \sum_t \frac{\partial a_t}{\partial W} \frac{\partial L}{\partial a_t}",
         None,
         "three-index",
     ),
