@@ -431,9 +431,10 @@ def _truth(
     return _reference(case, _resolve(None, activation, head, many_to_one))
 
 
-def _variant(case: Case, knobs: dict) -> tuple[float, dict[str, np.ndarray]]:
-    """The canonical model's mistake table (`_bptt_variants`) on one case."""
-    params, x, y, h0 = _copy_inputs(case)
+def _variant(case: Case, knobs: dict, one_hot: bool = False) -> tuple[float, dict[str, np.ndarray]]:
+    """The canonical model's mistake table (`_bptt_variants`) on one case (with the
+    one-hot inputs of token-input code when `one_hot`)."""
+    params, x, y, h0 = _inputs(case, dataclasses.replace(_resolve(), one_hot=one_hot))
     if case.batch is None:
         x, y = x[:, None, :], y[:, None]
     h0_rows = np.broadcast_to(h0, (x.shape[1], h0.shape[0]))
@@ -872,7 +873,13 @@ def _table(setting: _Setting | None, rules: bool) -> list[tuple[str, bool, Calla
         return []
     if setting is None or setting.old_table:
         return [
-            (rule.description, rule.per_block, functools.partial(_variant, knobs=rule.knobs))
+            (
+                rule.description,
+                rule.per_block,
+                functools.partial(
+                    _variant, knobs=rule.knobs, one_hot=setting is not None and setting.one_hot
+                ),
+            )
             for rule in variants.RULES
         ]
     return [

@@ -435,3 +435,11 @@ def test_the_conventions_sections_verdict_is_the_checkers():
     for line in shown.splitlines():
         if line != "…":
             assert line in actual, line
+
+
+def test_a_mistake_in_token_input_code_is_diagnosed_on_its_one_hot_inputs():
+    """The table of mistakes runs on the same one-hot inputs as the code (min-char-rnn)."""
+    verdict = check_backward(karpathy.lossFun_tanh_twice, conventions="karpathy")
+    assert verdict.status is Status.WRONG
+    assert len(verdict.diagnosis) == 1 and "tanh applied twice" in verdict.diagnosis[0]
+    assert "(explains ∇Wxh, ∇Whh, ∇bh)" in verdict.diagnosis[0]
