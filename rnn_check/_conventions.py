@@ -498,7 +498,7 @@ class _Adapter:
             values["dh"] = _user_input("dh", y, setting, ctx)
         else:
             values["y"] = _user_input("y", y, setting, ctx)
-        values |= {conv.user_name(k): v for k, v in user_params.items()}
+        values |= user_params  # a parameter named in the call is passed alone
         values |= {k: user_params[conv.user_name(k)] for k in params}
         before = {k: v.copy() for k, v in user_params.items()}
         with _placed(
@@ -987,6 +987,7 @@ def user_case(
     """A case's inputs as the code of these conventions takes them, by the code's names."""
     conv = resolve(conventions)
     setting = _settings(conv, model, (None, None, None))
+    _code._check_budget(setting.model, T, n_x, n_h, n_y, batch)  # before anything is drawn
     case = _code.Case(T, n_x, n_h, n_y, seed, batch)
     params, x, y, *states = _code._inputs(case, setting)
     ctx = _Ctx(conv, batched=batch is not None)
